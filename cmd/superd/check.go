@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/superd-dev/superd/config"
+)
+
+// loadConfig reads and validates dir, printing every problem to stderr.
+func loadConfig(dir string, stderr io.Writer) (*config.Config, bool) {
+	cfg, diags := config.Load(dir, config.Options{Root: canSwitchUsers(), UID: os.Getuid()})
+	printDiags(stderr, diags)
+	if diags.HasErrors() || cfg == nil {
+		return nil, false
+	}
+	return cfg, true
+}
+
+func printDiags(w io.Writer, diags hcl.Diagnostics) {
+	for _, d := range diags {
+		fmt.Fprintln(w, config.FormatDiagnostic(d))
+	}
+}
+
+// diagText joins the errors of diags into one line for a log field.
+func diagText(diags hcl.Diagnostics) string {
+	var parts []string
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			parts = append(parts, config.FormatDiagnostic(d))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("config", defaultDir, "configuration directory")
+	asJSON := fs.Bool("json", false, "print the services as JSON")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		if err == nil {
+			fmt.Fprintf(stderr, "superd check: unexpected argument %q\n", fs.Arg(0))
+		}
+		return exitUsage
+	}
+	cfg, ok := loadConfig(*dir, stderr)
+	if !ok {
+		return exitError
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(cfg.Services); err != nil {
+			fmt.Fprintln(stderr, "superd check:", err)
+			return exitError
+		}
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tPROTO\tLISTEN\tMODE\tPASS\tUSER\tHANDLER\tSTATE")
+	for _, s := range cfg.Services {
+		var listen []string
+		for _, a := range s.Listen {
+			listen = append(listen, a.String())
+		}
+		handler := strings.Join(s.Command, " ")
+		pass, user := s.Pass, s.User
+		if s.Builtin != "" {
+			handler, pass, user = "builtin:"+s.Builtin, "-", "-"
+		}
+		if user == "" {
+			user = "-"
+		}
+		state := "enabled"
+		if s.Disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Protocol, strings.Join(listen, ","),
+			s.Mode, pass, user, handler, state)
+	}
+	tw.Flush()
+	return exitOK
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/coreos/go-systemd/v22/activation"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+
+	"github.com/superd-dev/superd/config"
+	"github.com/superd-dev/superd/daemon"
+	"github.com/superd-dev/superd/metrics"
+	"github.com/superd-dev/superd/spawner"
+)
+
+// runner holds the parts of a running superd that cmdRun wires together.
+type runner struct {
+	dir        string
+	metricsArg string // -metrics, overriding daemon.metrics_listen when set
+	stderr     io.Writer
+	log        *slog.Logger
+	logs       *swapHandler
+	d          *daemon.Daemon
+	metrics    *metrics.Server
+	metricsAt  string // address metrics listens on, "" if off
+	notify     *notifier
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("config", defaultDir, "configuration directory")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on this numeric host:port (overrides daemon.metrics_listen)")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		if err == nil {
+			fmt.Fprintf(stderr, "superd run: unexpected argument %q\n", fs.Arg(0))
+		}
+		return exitUsage
+	}
+	// Handlers asking for umask 022 need no per-spawn change.
+	unix.Umask(0o022)
+
+	cfg, ok := loadConfig(*dir, stderr)
+	if !ok {
+		return exitError
+	}
+	logs := newSwapHandler(newHandler(stderr, cfg.Daemon))
+	log := slog.New(logs)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+
+	// Signals are caught before anything is bound, so none is lost.
+	hup := make(chan os.Signal, 1)
+	term := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(hup)
+	defer signal.Stop(term)
+
+	exe, err := os.Executable()
+	if err != nil {
+		log.Error("find own executable for the spawn helper", "error", err)
+		return exitError
+	}
+	sp, err := spawner.New(spawner.Options{HelperPath: exe, Logger: log})
+	if err != nil {
+		log.Error("start spawner", "error", err)
+		return exitError
+	}
+	defer sp.Close()
+	d, err := daemon.New(daemon.Options{Logger: log, Spawner: sp, Inherited: activation.Files(true)})
+	if err != nil {
+		log.Error("start daemon", "error", err)
+		return exitError
+	}
+	if err := d.Start(cfg); err != nil {
+		log.Error("start failed", "error", err)
+		return exitError
+	}
+	r := &runner{dir: *dir, metricsArg: *metricsAddr, stderr: stderr, log: log, logs: logs, d: d, notify: newNotifier(log)}
+	reg := metrics.NewRegistry(d)
+	if err := r.setMetrics(reg, cfg); err != nil {
+		log.Error("start failed", "error", err)
+		d.Shutdown()
+		return exitError
+	}
+	n := len(enabled(cfg))
+	log.Info("ready", "services", n)
+	r.notify.send("READY=1\n" + r.status())
+	stopWatchdog := r.notify.startWatchdog(r.status)
+
+	for {
+		select {
+		case <-hup:
+			r.reload(reg)
+			continue
+		case sig := <-term:
+			log.Info("stopping", "signal", sig.String())
+		}
+		break
+	}
+	stopWatchdog()
+	r.notify.send("STOPPING=1")
+	d.Shutdown()
+	if r.metrics != nil {
+		r.metrics.Close()
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+func enabled(cfg *config.Config) []config.Service {
+	var out []config.Service
+	for _, s := range cfg.Services {
+		if !s.Disabled {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// status is the one-line STATUS= for systemd.
+func (r *runner) status() string {
+	st := r.d.Stats()
+	return fmt.Sprintf("STATUS=%d services, %d handlers running", len(st.Services), st.HandlersRunning)
+}
+
+// reload reads and validates the configuration again and applies it;
+// any error leaves the running configuration untouched.
+func (r *runner) reload(reg *prometheus.Registry) {
+	r.notify.reloading()
+	cfg, diags := config.Load(r.dir, config.Options{Root: canSwitchUsers(), UID: os.Getuid()})
+	if diags.HasErrors() || cfg == nil {
+		for _, d := range diags {
+			r.log.Error("config", "problem", config.FormatDiagnostic(d))
+		}
+		r.d.ReloadFailed()
+		r.log.Error("reload failed", "error", diagText(diags))
+		r.notify.send("READY=1\nSTATUS=reload failed: " + firstLine(diagText(diags)))
+		return
+	}
+	if err := r.d.Reload(cfg); err != nil {
+		r.log.Error("reload failed", "error", err)
+		r.notify.send("READY=1\nSTATUS=reload failed: " + firstLine(err.Error()))
+		return
+	}
+	r.logs.set(newHandler(r.stderr, cfg.Daemon))
+	for _, w := range cfg.Warnings {
+		r.log.Warn(w)
+	}
+	if err := r.setMetrics(reg, cfg); err != nil {
+		r.log.Error("metrics", "error", err)
+	}
+	r.log.Info("reloaded", "services", len(enabled(cfg)))
+	r.notify.send("READY=1\n" + r.status())
+}
+
+// setMetrics (re)starts the metrics server when its address changed.
+func (r *runner) setMetrics(reg *prometheus.Registry, cfg *config.Config) error {
+	addr := cfg.Daemon.MetricsListen
+	if r.metricsArg != "" {
+		addr = r.metricsArg
+	}
+	if addr == r.metricsAt && (addr == "") == (r.metrics == nil) {
+		return nil
+	}
+	if r.metrics != nil {
+		r.metrics.Close()
+		r.metrics, r.metricsAt = nil, ""
+	}
+	if addr == "" {
+		return nil
+	}
+	srv, err := metrics.Listen(addr, reg, r.log)
+	if err != nil {
+		return err
+	}
+	r.metrics, r.metricsAt = srv, addr
+	r.log.Info("metrics listening", "addr", srv.Addr())
+	return nil
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' || c == ';' {
+			return s[:i]
+		}
+	}
+	return s
+}

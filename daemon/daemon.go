@@ -1,0 +1,195 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/superd-dev/superd/config"
+	"github.com/superd-dev/superd/listener"
+	"github.com/superd-dev/superd/spawner"
+)
+
+// Options are a Daemon's dependencies.
+type Options struct {
+	// Logger receives every log line; nil discards them.
+	Logger *slog.Logger
+	// Spawner starts handlers; required.
+	Spawner *spawner.Spawner
+	// Inherited are sockets passed in by systemd (LISTEN_FDS); they are
+	// used for the services whose protocol and address match, and the
+	// unmatched ones are closed by Start.
+	Inherited []*os.File
+}
+
+// Daemon runs the services of one configuration at a time.
+type Daemon struct {
+	log       *slog.Logger
+	sp        *spawner.Spawner
+	env       environ
+	inherited []*listener.Socket // not yet claimed by a service; guarded by mu
+
+	mu       sync.Mutex // guards cfg, services, sockets, stopped; held for a whole reload
+	cfg      *config.Config
+	services map[string]*service
+	sockets  map[string]*socket
+	stopped  bool
+
+	loops    sync.WaitGroup // socket loops and the sessions and spawns they start
+	done     chan struct{}  // closed by Shutdown: builtin sessions and back-offs end
+	shutdown sync.Once
+	finished chan struct{} // closed when Wait's work is over
+
+	reloadsOK, reloadsFailed atomic.Uint64
+	lastReloadOK             atomic.Bool
+	lastReloadSuccess        atomic.Int64 // unix nanoseconds
+}
+
+// socket is one bound socket of a service with the goroutine serving it.
+type socket struct {
+	key  string
+	svc  *service
+	sock *listener.Socket
+	addr listener.Addr // as configured
+	stop chan struct{} // closed when the socket is retired
+}
+
+// New makes a Daemon; Start gives it a configuration.
+func New(o Options) (*Daemon, error) {
+	if o.Spawner == nil {
+		return nil, errors.New("daemon: no spawner")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Daemon{
+		log:      log,
+		sp:       o.Spawner,
+		env:      currentEnviron(),
+		services: make(map[string]*service),
+		sockets:  make(map[string]*socket),
+		done:     make(chan struct{}),
+		finished: make(chan struct{}),
+	}
+	for _, f := range o.Inherited {
+		s, err := listener.Inherit(f)
+		if err != nil {
+			log.Warn("inherited socket unusable, closing it", "fd", f.Fd(), "error", err)
+			f.Close()
+			continue
+		}
+		d.inherited = append(d.inherited, s)
+	}
+	return d, nil
+}
+
+// Start binds every socket of every enabled service of cfg and starts
+// serving them. If any bind fails it closes what it opened and returns an
+// error naming the service and address.
+func (d *Daemon) Start(cfg *config.Config) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.applyLocked(cfg); err != nil {
+		return err
+	}
+	for _, s := range d.inherited {
+		d.log.Warn("inherited socket matches no service, closing it", "addr", s.Addr().String())
+		s.Close()
+	}
+	d.inherited = nil
+	d.lastReloadOK.Store(true)
+	d.lastReloadSuccess.Store(time.Now().UnixNano())
+	d.loops.Add(1)
+	go func() {
+		defer d.loops.Done()
+		d.tickRefusals()
+	}()
+	return nil
+}
+
+// Wait returns when Shutdown has finished: no socket is served and no
+// handler is left.
+func (d *Daemon) Wait() { <-d.finished }
+
+// Shutdown stops listening, sends SIGTERM at once to wait-mode handlers,
+// gives the others the configured shutdown_grace, then SIGTERM and SIGKILL
+// kill_delay later, and returns when every handler has been reaped.
+func (d *Daemon) Shutdown() {
+	d.shutdown.Do(func() {
+		d.mu.Lock()
+		d.stopped = true
+		cfg := d.cfg
+		for key, s := range d.sockets {
+			d.retireLocked(s)
+			delete(d.sockets, key)
+		}
+		d.mu.Unlock()
+		close(d.done)
+		grace, kill := 10*time.Second, 5*time.Second
+		if cfg != nil {
+			grace, kill = cfg.Daemon.ShutdownGrace, cfg.Daemon.KillDelay
+		}
+		d.sp.TerminateAll(grace, kill)
+		d.loops.Wait()
+		close(d.finished)
+	})
+}
+
+// retireLocked stops serving a socket and closes superd's copy of it.
+// d.mu is held.
+func (d *Daemon) retireLocked(s *socket) {
+	close(s.stop)
+	if err := s.sock.Close(); err != nil {
+		d.log.Warn("close socket", "service", s.svc.name, "addr", s.addr.String(), "error", err)
+	}
+}
+
+// serve starts the goroutine that serves s.
+func (d *Daemon) serve(s *socket) {
+	st := s.svc.state.Load()
+	bound := s.sock.Addr()
+	s.svc.log.Info("listening", "protocol", st.svc.Protocol, "addr", bound.String())
+	d.loops.Add(1)
+	go func() {
+		defer d.loops.Done()
+		switch {
+		case st.wait:
+			d.waitLoop(s)
+		case st.svc.Protocol == "udp":
+			d.datagramLoop(s)
+		default:
+			d.streamLoop(s)
+		}
+	}()
+}
+
+// tickRefusals writes refusal summaries for windows that ended.
+func (d *Daemon) tickRefusals() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.done:
+			return
+		case now := <-t.C:
+			d.mu.Lock()
+			svcs := make([]*service, 0, len(d.services))
+			for _, s := range d.services {
+				svcs = append(svcs, s)
+			}
+			d.mu.Unlock()
+			for _, s := range svcs {
+				s.refusal.tick(now)
+			}
+		}
+	}
+}
+
+func bindError(name string, a listener.Addr, err error) error {
+	return fmt.Errorf("service %s: listen %s %s: %w", name, a.Network, a.String(), err)
+}

@@ -1,0 +1,133 @@
+package daemon
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/superd-dev/superd/acl"
+	"github.com/superd-dev/superd/builtin"
+	"github.com/superd-dev/superd/listener"
+	"github.com/superd-dev/superd/spawner"
+)
+
+// maxDatagram is the largest UDP payload; a pipe (64 KiB) holds it whole.
+const maxDatagram = 65536
+
+// datagramLoop serves a nowait UDP service: each datagram that passes the
+// checks starts a handler (or gets a builtin's reply).
+func (d *Daemon) datagramLoop(s *socket) {
+	buf := make([]byte, maxDatagram)
+	reply := make([]byte, 0, 1024)
+	var delay time.Duration
+	for {
+		dg, err := s.sock.RecvFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || isClosed(s.stop) {
+				return
+			}
+			if listener.IsTemporary(err) {
+				delay = nextBackoff(delay)
+				if !sleep(delay, s.stop) {
+					return
+				}
+				continue
+			}
+			s.svc.log.Warn("receive", "error", err)
+			continue
+		}
+		delay = 0
+		svc := s.svc
+		// Never answer what could be a forged packet-storm source.
+		if !builtin.AllowedSource(dg.Remote) {
+			svc.log.Debug("dropped datagram from a reserved source", "remote", dg.Remote.String())
+			continue
+		}
+		st := svc.state.Load()
+		now := time.Now()
+		ticket, reason, ok := svc.gate.Admit(dg.Remote.Addr(), now)
+		if !ok {
+			svc.refuse(reason, dg.Remote)
+			continue
+		}
+		if st.builtin != "" {
+			svc.results[resAccepted].Add(1)
+			out := builtin.Reply(st.builtin, buf[:dg.N], now, st.loc, reply[:0])
+			if out != nil {
+				d.sendReply(svc, dg, out)
+			}
+			ticket.Release()
+			continue
+		}
+		payload := append([]byte(nil), buf[:dg.N]...)
+		svc.active.Add(1)
+		d.loops.Add(1)
+		go func() {
+			defer d.loops.Done()
+			d.spawnDatagram(svc, st, dg, payload, ticket, now)
+		}()
+	}
+}
+
+func (d *Daemon) sendReply(svc *service, dg listener.Datagram, out []byte) {
+	fd, err := listener.DialReply(dg.Local, dg.Remote)
+	if err != nil {
+		svc.log.Warn("reply socket", "remote", dg.Remote.String(), "error", err)
+		return
+	}
+	unix.Write(fd, out)
+	unix.Close(fd)
+}
+
+// spawnDatagram starts a handler for one datagram: the payload on a pipe
+// as stdin, a reply socket connected to the client on fd 1 (stdio) or 3.
+func (d *Daemon) spawnDatagram(svc *service, st *state, dg listener.Datagram, payload []byte, ticket acl.Ticket, accepted time.Time) {
+	fail := func(what string, err error) {
+		svc.results[resSpawnError].Add(1)
+		svc.active.Add(-1)
+		ticket.Release()
+		svc.log.Error("spawn failed", "remote", dg.Remote.String(), "error", what+": "+err.Error())
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		fail("pipe", err)
+		return
+	}
+	if len(payload) > 0 {
+		if _, err := unix.Write(p[1], payload); err != nil {
+			unix.Close(p[0])
+			unix.Close(p[1])
+			fail("pipe", err)
+			return
+		}
+	}
+	unix.Close(p[1])
+	rfd, err := listener.DialReply(dg.Local, dg.Remote)
+	if err != nil {
+		unix.Close(p[0])
+		fail("reply socket", err)
+		return
+	}
+	f := spawner.Files{Stdin: p[0], Stdout: -1, Extra: -1, Stderr: st.stderr}
+	if st.passFD {
+		f.Extra = rfd
+		f.StdoutIsStderr = st.stderr == spawner.StderrLog
+	} else {
+		f.Stdout = rfd
+	}
+	env := datagramEnv(st, dg)
+	d.start(svc, st, env, f, dg.Remote.String(), ticket, accepted)
+	unix.Close(p[0])
+	unix.Close(rfd)
+}
+
+func datagramEnv(st *state, dg listener.Datagram) []string {
+	env := make([]string, len(st.envBase), len(st.envBase)+4)
+	copy(env, st.envBase)
+	return append(env,
+		"REMOTE_ADDR="+dg.Remote.Addr().String(), "REMOTE_PORT="+strconv.Itoa(int(dg.Remote.Port())),
+		"LOCAL_ADDR="+dg.Local.Addr().String(), "LOCAL_PORT="+strconv.Itoa(int(dg.Local.Port())))
+}

@@ -1,0 +1,149 @@
+package daemon
+
+import (
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/superd-dev/superd/acl"
+	"github.com/superd-dev/superd/config"
+	"github.com/superd-dev/superd/listener"
+	"github.com/superd-dev/superd/spawner"
+)
+
+// Result labels of superd_connections_total, in SPEC §4 order after
+// "accepted"; "spawn_error" last.
+var results = []string{"accepted", "acl", "time", "load", "per_source_rate", "rate", "per_source", "instances", "spawn_error"}
+
+const (
+	resAccepted   = 0
+	resSpawnError = 8
+)
+
+// Exit status labels of superd_handler_exits_total.
+var exitStatuses = []string{"success", "failure", "signal", "timeout"}
+
+const (
+	exitSuccess = iota
+	exitFailure
+	exitSignal
+	exitTimeout
+)
+
+func resultIndex(r acl.Reason) int {
+	for i, name := range results {
+		if name == string(r) {
+			return i
+		}
+	}
+	return resSpawnError
+}
+
+// state is one (re)load's immutable view of a service: what the hot path
+// reads through service.state for every client.
+type state struct {
+	svc       config.Service
+	spec      *spawner.Spec // nil for builtins
+	policy    acl.Policy
+	listen    listener.Options
+	envBase   []string // handler environment without per-connection variables
+	proto     string   // TCP, UDP, UNIX
+	denyMsg   []byte
+	stderr    spawner.StderrMode
+	timeout   time.Duration
+	loc       *time.Location
+	wait      bool
+	passFD    bool
+	builtin   string
+	checkACL  bool // wait-mode UDP or nowait: run the gate at all
+	killDelay time.Duration
+}
+
+// service is the live part of a configured service. It outlives reloads
+// that keep the service's name: counters, the acl gate (running-handler
+// counts) and the handlers it started stay with it.
+type service struct {
+	name  string
+	log   *slog.Logger
+	state atomic.Pointer[state]
+	gate  *acl.Gate
+
+	results [9]atomic.Uint64
+	exits   [4]atomic.Uint64
+	active  atomic.Int64
+	spawn   *histogram
+	handler *histogram
+	refusal *refusalLog
+}
+
+func newService(name string, st *state, log *slog.Logger) *service {
+	s := &service{
+		name:    name,
+		log:     log.With("service", name),
+		gate:    acl.NewGate(st.policy, nil),
+		spawn:   newHistogram(spawnBounds),
+		handler: newHistogram(handlerBounds),
+	}
+	s.refusal = newRefusalLog(s.log)
+	s.state.Store(st)
+	return s
+}
+
+// update swaps in a new state from a reload.
+func (s *service) update(st *state) {
+	s.gate.Update(st.policy)
+	s.state.Store(st)
+}
+
+// refuse counts and logs one refusal.
+func (s *service) refuse(reason acl.Reason, remote netip.AddrPort) {
+	s.results[resultIndex(reason)].Add(1)
+	s.refusal.note(string(reason), remote)
+}
+
+func exitIndex(e spawner.Exit) int {
+	switch {
+	case e.TimedOut:
+		return exitTimeout
+	case e.Status.Signaled():
+		return exitSignal
+	case e.Status.Exited() && e.Status.ExitStatus() == 0:
+		return exitSuccess
+	default:
+		return exitFailure
+	}
+}
+
+// ServiceStats is a snapshot of one service's counters.
+type ServiceStats struct {
+	Name        string
+	Protocol    string
+	Mode        string
+	Active      int64
+	Connections map[string]uint64 // result -> count, every result present
+	Exits       map[string]uint64 // status -> count, every status present
+	Spawn       Histogram
+	Handler     Histogram
+}
+
+func (s *service) stats() ServiceStats {
+	st := s.state.Load()
+	out := ServiceStats{
+		Name:        s.name,
+		Protocol:    st.svc.Protocol,
+		Mode:        st.svc.Mode,
+		Active:      s.active.Load(),
+		Connections: make(map[string]uint64, len(results)),
+		Exits:       make(map[string]uint64, len(exitStatuses)),
+		Spawn:       s.spawn.snapshot(),
+		Handler:     s.handler.snapshot(),
+	}
+	for i, r := range results {
+		out.Connections[r] = s.results[i].Load()
+	}
+	for i, e := range exitStatuses {
+		out.Exits[e] = s.exits[i].Load()
+	}
+	return out
+}

@@ -1,0 +1,218 @@
+package daemon
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/superd-dev/superd/acl"
+	"github.com/superd-dev/superd/builtin"
+	"github.com/superd-dev/superd/listener"
+	"github.com/superd-dev/superd/spawner"
+)
+
+// Accept errors such as EMFILE back off from minBackoff doubling to
+// maxBackoff, never spinning.
+const (
+	minBackoff = 5 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// streamLoop accepts connections of a nowait TCP or Unix service until the
+// socket is retired.
+func (d *Daemon) streamLoop(s *socket) {
+	var delay time.Duration
+	for {
+		c, err := s.sock.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || isClosed(s.stop) {
+				return
+			}
+			if listener.IsTemporary(err) {
+				delay = nextBackoff(delay)
+				s.svc.log.Warn("accept", "error", err, "retry_in", delay)
+				if !sleep(delay, s.stop) {
+					return
+				}
+				continue
+			}
+			s.svc.log.Error("accept", "error", err)
+			if !sleep(maxBackoff, s.stop) {
+				return
+			}
+			continue
+		}
+		delay = 0
+		d.handleConn(s.svc, c)
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return minBackoff
+	}
+	if d *= 2; d > maxBackoff {
+		d = maxBackoff
+	}
+	return d
+}
+
+// sleep waits d or until stop is closed; it reports whether d passed.
+func sleep(d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// handleConn decides on one accepted connection and hands it on. It owns
+// c.FD and closes it on every path.
+func (d *Daemon) handleConn(svc *service, c listener.Conn) {
+	accepted := time.Now()
+	st := svc.state.Load()
+	var client netip.Addr
+	if c.Remote.IsValid() {
+		client = c.Remote.Addr()
+	}
+	ticket, reason, ok := svc.gate.Admit(client, accepted)
+	if !ok {
+		svc.refuse(reason, c.Remote)
+		if len(st.denyMsg) > 0 {
+			unix.SendmsgBuffers(c.FD, [][]byte{st.denyMsg}, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		}
+		unix.Close(c.FD)
+		return
+	}
+	svc.active.Add(1)
+	d.loops.Add(1)
+	go func() {
+		defer d.loops.Done()
+		if st.builtin != "" {
+			d.serveBuiltin(svc, st, c, ticket, accepted)
+			return
+		}
+		d.spawnConn(svc, st, c, ticket, accepted)
+	}()
+}
+
+func (d *Daemon) serveBuiltin(svc *service, st *state, c listener.Conn, ticket acl.Ticket, accepted time.Time) {
+	svc.results[resAccepted].Add(1)
+	var deadline time.Time
+	if st.timeout > 0 {
+		deadline = accepted.Add(st.timeout)
+	}
+	err := builtin.ServeStream(st.builtin, c.FD, deadline, d.done, st.loc)
+	unix.Close(c.FD)
+	elapsed := time.Since(accepted)
+	svc.handler.observe(elapsed)
+	status := exitSuccess
+	if err != nil {
+		status = exitFailure
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			status = exitTimeout
+		}
+	}
+	svc.exits[status].Add(1)
+	svc.active.Add(-1)
+	ticket.Release()
+	svc.log.Info("handler exited", "remote", remoteString(c.Remote), "pid", 0, "status", exitStatuses[status], "duration", elapsed)
+}
+
+// spawnConn starts a handler for a connection. It closes c.FD.
+func (d *Daemon) spawnConn(svc *service, st *state, c listener.Conn, ticket acl.Ticket, accepted time.Time) {
+	f := spawner.Files{Stdin: -1, Stdout: -1, Extra: -1, Stderr: st.stderr}
+	if st.passFD {
+		f.Extra = c.FD
+		f.StdoutIsStderr = st.stderr == spawner.StderrLog
+	} else {
+		f.Stdin, f.Stdout = c.FD, c.FD
+	}
+	if st.stderr == spawner.StderrFD {
+		f.StderrFD = c.FD
+	}
+	env := connEnv(st, c)
+	remote := remoteString(c.Remote)
+	d.start(svc, st, env, f, remote, ticket, accepted)
+	unix.Close(c.FD)
+}
+
+// start runs the handler and arranges its accounting on exit. The caller
+// closes its copies of the descriptors in f afterwards.
+func (d *Daemon) start(svc *service, st *state, env []string, f spawner.Files, remote string, ticket acl.Ticket, accepted time.Time) (*spawner.Handler, <-chan struct{}) {
+	spec := st.spec
+	if env != nil {
+		cp := *spec
+		cp.Env = env
+		spec = &cp
+	}
+	exited := make(chan struct{})
+	h, err := d.sp.Start(spec, f, remote, func(e spawner.Exit) {
+		svc.handler.observe(e.Duration)
+		i := exitIndex(e)
+		svc.exits[i].Add(1)
+		svc.active.Add(-1)
+		ticket.Release()
+		svc.log.Info("handler exited", "remote", remote, "pid", e.Pid, "status", exitStatuses[i],
+			"code", exitCode(e), "duration", e.Duration)
+		close(exited)
+	})
+	if err != nil {
+		svc.results[resSpawnError].Add(1)
+		svc.active.Add(-1)
+		ticket.Release()
+		svc.log.Error("spawn failed", "remote", remote, "error", err)
+		return nil, nil
+	}
+	svc.results[resAccepted].Add(1)
+	svc.spawn.observe(time.Since(accepted))
+	return h, exited
+}
+
+func exitCode(e spawner.Exit) int {
+	if e.Status.Exited() {
+		return e.Status.ExitStatus()
+	}
+	if e.Status.Signaled() {
+		return 128 + int(e.Status.Signal())
+	}
+	return -1
+}
+
+// connEnv is the handler environment for one connection: the service's
+// base environment plus the connection's addresses.
+func connEnv(st *state, c listener.Conn) []string {
+	env := make([]string, len(st.envBase), len(st.envBase)+8)
+	copy(env, st.envBase)
+	if c.Remote.IsValid() {
+		ra, rp := c.Remote.Addr().String(), strconv.Itoa(int(c.Remote.Port()))
+		la, lp := c.Local.Addr().String(), strconv.Itoa(int(c.Local.Port()))
+		env = append(env, "REMOTE_ADDR="+ra, "REMOTE_PORT="+rp, "LOCAL_ADDR="+la, "LOCAL_PORT="+lp)
+		if st.proto == "TCP" {
+			env = append(env, "TCPREMOTEIP="+ra, "TCPREMOTEPORT="+rp, "TCPLOCALIP="+la, "TCPLOCALPORT="+lp)
+		}
+	}
+	if c.Cred != nil {
+		env = append(env,
+			"REMOTE_UID="+strconv.Itoa(int(c.Cred.Uid)),
+			"REMOTE_GID="+strconv.Itoa(int(c.Cred.Gid)),
+			"REMOTE_PID="+strconv.Itoa(int(c.Cred.Pid)))
+	}
+	return env
+}

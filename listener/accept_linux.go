@@ -1,0 +1,94 @@
+package listener
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Conn is one accepted connection.
+type Conn struct {
+	FD     int            // blocking, close-on-exec; the caller owns it and must close it
+	Remote netip.AddrPort // v4-mapped unmapped to plain IPv4, zone dropped; zero for unix
+	Local  netip.AddrPort // the address the client reached, unmapped, zone dropped; zero for unix
+	Cred   *unix.Ucred    // unix sockets: SO_PEERCRED; nil otherwise
+}
+
+// acceptOp is the scratch state of one Accept, pooled per Socket: its fn
+// (a method value made once) and sockaddr buffer are reused, so Accept
+// allocates nothing for TCP.
+type acceptOp struct {
+	rsa   unix.RawSockaddrAny
+	alen  uint32
+	nfd   int
+	errno syscall.Errno
+	fn    func(uintptr) bool
+}
+
+// accept is the poller callback: false (wait) on EAGAIN, true otherwise.
+func (op *acceptOp) accept(fd uintptr) bool {
+	op.alen = unix.SizeofSockaddrAny
+	r, _, e := unix.Syscall6(unix.SYS_ACCEPT4, fd,
+		uintptr(unsafe.Pointer(&op.rsa)), uintptr(unsafe.Pointer(&op.alen)),
+		unix.SOCK_CLOEXEC, 0, 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	op.nfd, op.errno = int(r), e
+	return true
+}
+
+// getsockname fills op.rsa with the local address of fd.
+func (op *acceptOp) getsockname(fd int) syscall.Errno {
+	op.alen = unix.SizeofSockaddrAny
+	_, _, e := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(fd),
+		uintptr(unsafe.Pointer(&op.rsa)), uintptr(unsafe.Pointer(&op.alen)))
+	return e
+}
+
+var errNotListening = errors.New("socket is not listening")
+
+// Accept waits through the poller for a connection and accepts it with
+// accept4(SOCK_CLOEXEC) and without SOCK_NONBLOCK: Conn.FD is blocking and
+// close-on-exec. Temporary errors (see IsTemporary) call for a back-off;
+// after Close the error wraps net.ErrClosed.
+func (s *Socket) Accept() (Conn, error) {
+	if !s.listening {
+		return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, errNotListening)
+	}
+	op := s.ops.Get().(*acceptOp)
+	defer s.ops.Put(op)
+	if err := s.rc.Read(op.fn); err != nil {
+		return Conn{}, s.opError("accept", err)
+	}
+	if op.errno != 0 {
+		return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, os.NewSyscallError("accept4", op.errno))
+	}
+	c := Conn{FD: op.nfd}
+	if s.family == unix.AF_UNIX {
+		cred, err := unix.GetsockoptUcred(c.FD, unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if err != nil {
+			unix.Close(c.FD)
+			return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, os.NewSyscallError("getsockopt SO_PEERCRED", err))
+		}
+		c.Cred = cred
+		return c, nil
+	}
+	c.Remote = rawAddrPort(&op.rsa)
+	if !s.wildcard {
+		c.Local = s.connLocal
+		return c, nil
+	}
+	if e := op.getsockname(c.FD); e != 0 {
+		unix.Close(c.FD)
+		// The connection went away already (ENOTCONN...): worth a retry.
+		return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, os.NewSyscallError("getsockname", e))
+	}
+	c.Local = rawAddrPort(&op.rsa)
+	return c, nil
+}

@@ -1,0 +1,48 @@
+// Package listener owns superd's sockets: it parses `listen` addresses,
+// binds TCP, UDP and Unix-domain sockets with their options, accepts
+// connections and receives datagrams on the hot path, and wraps sockets
+// handed over by systemd (LISTEN_FDS).
+//
+// Every socket is created with unix.Socket (non-blocking, close-on-exec)
+// and wrapped with os.NewFile, so the Go runtime poller watches it.
+// Accept calls accept4(2) with SOCK_CLOEXEC but without SOCK_NONBLOCK
+// inside the poller's read loop, so the descriptor it returns is already
+// blocking and can be handed to a handler without a dup. Nothing here
+// resolves a host name: addresses are numeric only.
+//
+// After Close, Accept, RecvFrom, PeekFrom, Discard and WaitReadable
+// return an error for which errors.Is(err, net.ErrClosed) holds (and,
+// for convenience, errors.Is(err, os.ErrClosed) too).
+//
+// Typical use, a TCP nowait service:
+//
+//	a, err := listener.ParseAddr("tcp", "127.0.0.1:7")
+//	if err != nil {
+//		return err
+//	}
+//	s, err := listener.Bind(a, listener.Options{NoDelay: true})
+//	if err != nil {
+//		return err
+//	}
+//	defer s.Close()
+//	for {
+//		c, err := s.Accept()
+//		if errors.Is(err, net.ErrClosed) {
+//			return nil
+//		}
+//		if listener.IsTemporary(err) {
+//			// back off 5ms doubling to 1s, then retry
+//			continue
+//		}
+//		if err != nil {
+//			return err
+//		}
+//		// c.FD is blocking and close-on-exec: pass it to the handler,
+//		// then close it.
+//		unix.Close(c.FD)
+//	}
+//
+// A UDP nowait service reads one datagram with RecvFrom and answers it
+// from a socket made by DialReply(d.Local, d.Remote), which is bound to the
+// address the client reached and connected to the client.
+package listener

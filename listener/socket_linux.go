@@ -1,0 +1,175 @@
+package listener
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Socket owns one bound listening (tcp/unix) or receiving (udp) socket fd:
+// non-blocking, close-on-exec, registered with the Go runtime poller
+// (os.NewFile). Accept, RecvFrom and the other methods are safe for
+// concurrent use; concurrent Accepts on one Socket take turns.
+type Socket struct {
+	f  *os.File
+	rc syscall.RawConn
+	fd int
+
+	addr      Addr           // as bound (port filled in)
+	local     netip.AddrPort // bound inet address as the kernel reports it (zone kept); zero for unix
+	connLocal netip.AddrPort // Conn.Local / Datagram.Local when not wildcard: unmapped, zone dropped
+	wildcard  bool           // bound to an unspecified address: ask getsockname per connection
+	family    int            // AF_INET, AF_INET6, AF_UNIX
+	sotype    int            // SOCK_STREAM or SOCK_DGRAM
+	v6only    bool
+	scope     uint32 // sin6_scope_id of the bound address
+	listening bool   // SO_ACCEPTCONN
+	inherited bool
+
+	// unlinkPath is the unix socket path this Socket bound itself (empty
+	// for inet and inherited sockets); unlinkDev/unlinkIno identify the
+	// file it created so Close never removes a successor's socket.
+	unlinkPath string
+	unlinkDev  uint64
+	unlinkIno  uint64
+
+	closed atomic.Bool
+
+	// ops holds per-call scratch state (*acceptOp or *recvOp) so that the
+	// hot path does not allocate a closure and sockaddr per call.
+	ops sync.Pool
+}
+
+// newSocket wraps a non-blocking fd whose bound state is already known.
+func newSocket(fd int, a Addr, family, sotype int) (*Socket, error) {
+	s := &Socket{fd: fd, addr: a, family: family, sotype: sotype}
+	if sotype == unix.SOCK_DGRAM {
+		s.ops.New = func() any { op := &recvOp{}; op.fn = op.recv; return op }
+	} else {
+		s.ops.New = func() any { op := &acceptOp{}; op.fn = op.accept; return op }
+	}
+	s.f = os.NewFile(uintptr(fd), "socket:"+a.Network+":"+a.String())
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		s.f.Close()
+		return nil, err
+	}
+	s.rc = rc
+	return s, nil
+}
+
+// fillInet reads the bound address back from the kernel (port 0 becomes
+// the chosen port) and derives what Accept and RecvFrom report as local.
+func (s *Socket) fillInet() error {
+	sa, err := unix.Getsockname(s.fd)
+	if err != nil {
+		return os.NewSyscallError("getsockname", err)
+	}
+	ap, scope, ok := sockaddrAddrPort(sa)
+	if !ok {
+		return fmt.Errorf("getsockname: unexpected address family %T", sa)
+	}
+	s.scope = scope
+	s.local = ap
+	if s.addr.IP.IsValid() && s.addr.IP.Zone() != "" {
+		s.local = netip.AddrPortFrom(ap.Addr().WithZone(s.addr.IP.Zone()), ap.Port())
+	}
+	s.addr.Port = ap.Port()
+	s.wildcard = ap.Addr().IsUnspecified()
+	if !s.wildcard {
+		s.connLocal = netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+	}
+	return nil
+}
+
+// Addr returns the address as bound: a kernel-chosen port is filled in,
+// and ":0" dual-stack keeps DualStack (even where IPv6 is off and the
+// socket is really 0.0.0.0; LocalAddr tells which).
+func (s *Socket) Addr() Addr { return s.addr }
+
+// LocalAddr returns the bound inet address as the socket has it: [::]:79
+// for a dual-stack socket, 0.0.0.0:79 where IPv6 is off, 127.0.0.1:79 or
+// [fe80::1%eth0]:79 for a specific address. Zero for unix sockets.
+func (s *Socket) LocalAddr() netip.AddrPort { return s.local }
+
+// Inherited reports whether the socket came from Inherit (systemd).
+func (s *Socket) Inherited() bool { return s.inherited }
+
+// FD returns the raw fd, still owned by the Socket: valid until Close.
+func (s *Socket) FD() int { return s.fd }
+
+// SetBlocking sets (true) or clears (false) blocking mode on the socket's
+// open file description. Wait-mode services hand the listening socket to
+// a handler in blocking mode and make it non-blocking again once the
+// handler is gone; do not call Accept or RecvFrom while it is blocking.
+func (s *Socket) SetBlocking(b bool) error {
+	var serr error
+	err := s.rc.Control(func(fd uintptr) {
+		serr = unix.SetNonblock(int(fd), !b)
+	})
+	if err != nil {
+		return s.opError("set blocking", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("set blocking %s %s: %w", s.addr.Network, s.addr, os.NewSyscallError("fcntl", serr))
+	}
+	return nil
+}
+
+// WaitReadable blocks, through the runtime poller, until the socket is
+// readable (a connection or datagram is waiting, or an error is pending).
+// After Close it returns an error wrapping net.ErrClosed.
+func (s *Socket) WaitReadable() error {
+	var perr error
+	err := s.rc.Read(func(fd uintptr) bool {
+		fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			n, err := unix.Poll(fds[:], 0)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				perr = err
+				return true
+			}
+			return n > 0
+		}
+	})
+	if err != nil {
+		return s.opError("wait", err)
+	}
+	if perr != nil {
+		return fmt.Errorf("wait %s %s: %w", s.addr.Network, s.addr, os.NewSyscallError("poll", perr))
+	}
+	return nil
+}
+
+// Close closes the socket. Goroutines blocked in Accept, RecvFrom,
+// PeekFrom, Discard or WaitReadable return an error wrapping
+// net.ErrClosed. A unix socket path is unlinked if this Socket bound it
+// itself and the path still names that socket; inherited sockets are
+// never unlinked. A second Close returns an error wrapping net.ErrClosed.
+func (s *Socket) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return fmt.Errorf("close %s %s: %w", s.addr.Network, s.addr, closedError{})
+	}
+	uerr := s.unlinkOwned()
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("close %s %s: %w", s.addr.Network, s.addr, err)
+	}
+	return uerr
+}
+
+// opError wraps an error of the runtime poller: after Close it is a
+// closedError (net.ErrClosed), whatever the poller said.
+func (s *Socket) opError(op string, err error) error {
+	if s.closed.Load() {
+		err = closedError{}
+	}
+	return fmt.Errorf("%s %s %s: %w", op, s.addr.Network, s.addr, err)
+}
