@@ -68,6 +68,8 @@ install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/superd
 	install -d -m 0755 $(DESTDIR)$(CONFDIR)
 	install -m 0644 conf.d/*.hcl $(DESTDIR)$(CONFDIR)/
+	install -D -m 0644 systemd/superd.service $(DESTDIR)$(UNITDIR)/superd.service
+	install -D -m 0644 systemd/superd.socket $(DESTDIR)$(UNITDIR)/superd.socket
 
 clean:
 	rm -rf bin

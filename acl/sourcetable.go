@@ -24,10 +24,13 @@ const (
 	noSlot = -1
 )
 
-// sourceKey is a client address masked to the per-source prefix length, as
-// 16 bytes (IPv4 in its v4-mapped form; clients are unmapped before they
-// get here, so no IPv6 client has such a key).
-type sourceKey [16]byte
+// sourceKey is a client address masked to the per-source prefix length,
+// with its family: 4, 6, or 0 for an invalid address (every Unix socket
+// peer is the same client).
+type sourceKey struct {
+	a   [16]byte
+	fam uint8
+}
 
 // sourceEntry is one tracked client: its running handlers and its
 // per-source token bucket.
@@ -73,15 +76,14 @@ func (t *sourceTable) key(client netip.Addr) sourceKey {
 	switch {
 	case client.Is4():
 		a := client.As4()
-		k[10], k[11] = 0xff, 0xff
-		copy(k[12:], a[:])
-		maskBytes(k[12:], t.bits4)
+		copy(k.a[:], a[:])
+		maskBytes(k.a[:4], t.bits4)
+		k.fam = 4
 	case client.Is6():
-		k = client.As16()
-		maskBytes(k[:], t.bits6)
+		k.a = client.As16()
+		maskBytes(k.a[:], t.bits6)
+		k.fam = 6
 	}
-	// An invalid address (a Unix socket peer) is the all-zero key: every
-	// such peer is one client.
 	return k
 }
 

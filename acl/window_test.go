@@ -100,7 +100,8 @@ func TestWindowContains(t *testing.T) {
 func TestWindowContainsUsesLocation(t *testing.T) {
 	loc := time.FixedZone("UTC+5", 5*3600)
 	w := Window{9 * 60, 17 * 60} // 09:00-17:00 local
-	utc := time.Date(2024, 3, 5, 4, 30, 0, 0, time.UTC) // 09:30 at UTC+5
+	// 04:30 UTC is 09:30 at UTC+5.
+	utc := time.Date(2024, 3, 5, 4, 30, 0, 0, time.UTC)
 	if w.Contains(utc) {
 		t.Errorf("%v.Contains(04:30 UTC) = true, want false", w)
 	}

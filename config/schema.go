@@ -238,7 +238,7 @@ func (d *decoder) float(a *hclsyntax.Attribute, name string, lo float64) opt[flo
 	}
 	f, _ := v.AsBigFloat().Float64()
 	if math.IsInf(f, 0) || math.IsNaN(f) || f < lo {
-		d.errf(o.Rng, name, "must be a number >= %g", lo)
+		d.errf(o.Rng, name, "must be a finite number >= %g", lo)
 		return o
 	}
 	o.V, o.OK = f, true

@@ -152,8 +152,11 @@ func (d *Daemon) retireLocked(s *socket) {
 // serve starts the goroutine that serves s.
 func (d *Daemon) serve(s *socket) {
 	st := s.svc.state.Load()
-	bound := s.sock.Addr()
-	s.svc.log.Info("listening", "protocol", st.svc.Protocol, "addr", bound.String())
+	addr := s.sock.Addr().String()
+	if st.svc.Protocol != "unix" {
+		addr = s.sock.LocalAddr().String()
+	}
+	s.svc.log.Info("listening", "protocol", st.svc.Protocol, "addr", addr)
 	d.loops.Add(1)
 	go func() {
 		defer d.loops.Done()

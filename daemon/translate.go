@@ -26,7 +26,8 @@ const processUmask = 0o022
 // environ holds what translate needs from superd's own process.
 type environ struct {
 	lookupEnv func(string) (string, bool)
-	nice      int // superd's own nice value
+	nice      int  // superd's own nice value
+	root      bool // superd can chown (unix socket owner)
 }
 
 func currentEnviron() environ {
@@ -35,7 +36,7 @@ func currentEnviron() environ {
 	if p, err := unix.Getpriority(unix.PRIO_PROCESS, 0); err == nil {
 		nice = 20 - p
 	}
-	return environ{lookupEnv: os.LookupEnv, nice: nice}
+	return environ{lookupEnv: os.LookupEnv, nice: nice, root: os.Geteuid() == 0}
 }
 
 func translate(cfg *config.Config, svc config.Service, env environ) *state {
@@ -65,6 +66,11 @@ func translate(cfg *config.Config, svc config.Service, env environ) *state {
 		UnixMode:  svc.Socket.Mode,
 		UnixUID:   svc.Socket.UID,
 		UnixGID:   svc.Socket.GID,
+	}
+	if !env.root {
+		// Only root can give a socket file away; an unprivileged superd
+		// leaves it owned by itself.
+		st.listen.UnixUID, st.listen.UnixGID = -1, -1
 	}
 	st.policy = acl.Policy{
 		Allow:         svc.Access.Allow,

@@ -103,15 +103,23 @@ func parseInet(s string) (Addr, error) {
 		if ip.Is4In6() {
 			return Addr{}, fmt.Errorf("IPv4-mapped address %s (write %s:%d, or :%d for dual-stack)", ip, ip.Unmap(), port, port)
 		}
-		if z := ip.Zone(); z != "" && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() && !ip.IsInterfaceLocalMulticast() {
-			return Addr{}, fmt.Errorf("zone %q on %s: a zone is only meaningful for link-local addresses", z, ip.WithZone(""))
+		if z := ip.Zone(); z != "" {
+			if !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() && !ip.IsInterfaceLocalMulticast() {
+				return Addr{}, fmt.Errorf("zone %q on %s: a zone is only meaningful for link-local addresses", z, ip.WithZone(""))
+			}
+			if err := checkZone(z); err != nil {
+				return Addr{}, err
+			}
 		}
 		return Addr{IP: ip, Port: port}, nil
 	}
 	if strings.ContainsAny(host, "[]") {
 		return Addr{}, errors.New("misplaced brackets (want [IPv6]:port)")
 	}
-	if strings.Contains(host, ":") || strings.Contains(host, "%") {
+	if strings.Contains(host, "%") && !strings.Contains(host, ":") {
+		return Addr{}, fmt.Errorf("zone on %q: zones are for IPv6 link-local addresses, written [fe80::1%%eth0]:port", host)
+	}
+	if strings.Contains(host, ":") {
 		return Addr{}, fmt.Errorf("IPv6 address %q must be in brackets (write [%s]:%s)", host, host, portStr)
 	}
 	if host == "*" {
@@ -125,6 +133,24 @@ func parseInet(s string) (Addr, error) {
 		return Addr{}, fmt.Errorf("bad IPv4 address %q: %w", host, unwrapParseError(err))
 	}
 	return Addr{IP: ip, Port: port}, nil
+}
+
+// checkZone accepts an interface name (at most 15 bytes, as IFNAMSIZ
+// allows, no '/', ':', '%', brackets, white space or control characters)
+// or an interface index.
+func checkZone(z string) error {
+	if len(z) > 15 {
+		return fmt.Errorf("zone %q is longer than an interface name (15 bytes)", z)
+	}
+	if z == "." || z == ".." {
+		return fmt.Errorf("zone %q is not an interface name", z)
+	}
+	for i := 0; i < len(z); i++ {
+		if c := z[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("/:%[]", c) >= 0 {
+			return fmt.Errorf("zone %q is not an interface name", z)
+		}
+	}
+	return nil
 }
 
 func parsePort(p string) (uint16, error) {

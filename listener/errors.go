@@ -19,11 +19,11 @@ func (closedError) Is(target error) bool {
 }
 
 // IsTemporary reports whether err from Accept, RecvFrom, PeekFrom or
-// Discard is a passing condition (out of descriptors or memory, a
-// connection aborted before it was accepted, a signal, a network error of
-// the accepted connection, a firewall's EPERM): the caller should back off
-// (5ms doubling to 1s) and try again rather than give up. An error after
-// Close is never temporary.
+// Discard is a passing condition: out of descriptors or memory, a
+// connection aborted or gone before it was accepted, a signal, a network
+// error of the accepted connection, a firewall's EPERM. The caller should
+// back off (5ms doubling to 1s) and try again rather than give up. An
+// error after Close is never temporary.
 func IsTemporary(err error) bool {
 	if err == nil || errors.Is(err, net.ErrClosed) {
 		return false
@@ -36,7 +36,7 @@ func IsTemporary(err error) bool {
 	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
 		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN,
 		syscall.EPERM, // netfilter refused the connection
-		syscall.ETIMEDOUT, syscall.ECONNREFUSED,
+		syscall.ETIMEDOUT, syscall.ECONNREFUSED, syscall.ENOTCONN,
 		// accept(2): "the network errors defined for the protocol"
 		syscall.EPROTO, syscall.ENOPROTOOPT, syscall.EHOSTDOWN, syscall.ENONET,
 		syscall.EHOSTUNREACH, syscall.EOPNOTSUPP, syscall.ENETDOWN, syscall.ENETUNREACH:

@@ -11,8 +11,10 @@ const DefaultBacklog = 4096
 const DefaultUnixMode os.FileMode = 0o666
 
 // Options are the binding options of a socket. The zero value is the
-// SPEC default, except UnixUID and UnixGID: set them to -1 to leave the
-// socket file owned by superd (0 makes it root's, as systemd does).
+// SPEC default: backlog 4096, no keepalive, nodelay or freebind, a unix
+// socket file 0666 owned by root:root (as systemd). Set UnixUID and
+// UnixGID to -1 to leave the file owned by superd, as an unprivileged
+// superd must.
 type Options struct {
 	Backlog   int         // listen(2) backlog; 0 means 4096
 	Keepalive bool        // SO_KEEPALIVE on accepted TCP sockets (set on listener, inherited)

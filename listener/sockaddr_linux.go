@@ -82,3 +82,13 @@ func familyOf(ip netip.Addr) int {
 	}
 	return unix.AF_INET6
 }
+
+// interfaceName returns the name of interface index i (a local netlink
+// query).
+func interfaceName(i uint32) (string, error) {
+	ifi, err := net.InterfaceByIndex(int(i))
+	if err != nil {
+		return "", err
+	}
+	return ifi.Name, nil
+}

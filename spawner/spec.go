@@ -89,11 +89,11 @@ type Options struct {
 
 // Stats is a snapshot of a Spawner's counters.
 type Stats struct {
-	Started      uint64 // handlers started
-	StartErrors  uint64 // Start calls that failed
-	Running      int    // handlers not yet reaped (and their onExit not yet returned)
-	TimedOut     uint64 // handlers signalled because of their Timeout
-	Escaped      uint64 // reaped processes that were not handlers (double-forked grandchildren)
-	StderrLines  uint64 // stderr lines logged
+	Started       uint64 // handlers started
+	StartErrors   uint64 // Start calls that failed
+	Running       int    // handlers not yet reaped (and their onExit not yet returned)
+	TimedOut      uint64 // handlers signalled because of their Timeout
+	Escaped       uint64 // reaped processes that were not handlers (double-forked grandchildren)
+	StderrLines   uint64 // stderr lines logged
 	StderrDropped uint64 // stderr lines over the rate bound
 }

@@ -693,6 +693,22 @@ func udpSendRecv(t *testing.T, c *net.UDPConn, addr, payload string) (string, *n
 	return string(buf[:n]), from
 }
 
+// udpTry is udpExchange for goroutines: no t.
+func udpTry(addr, payload string) (string, error) {
+	c, err := net.Dial("udp4", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	if _, err := c.Write([]byte(payload)); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 65536)
+	n, err := c.Read(buf)
+	return string(buf[:n]), err
+}
+
 // env turns a KEY=VALUE list into a map, failing on duplicates.
 func envMap(t *testing.T, env []string) map[string]string {
 	t.Helper()

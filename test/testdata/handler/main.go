@@ -6,6 +6,7 @@
 //	handler report-stdin OUTFD     read fd 0 to EOF first, include it in the report
 //	handler wait-accept LFD [report]   accept one connection on LFD, write "hello PID\n" (or the report), exit
 //	handler wait-udp LFD [report]      receive one datagram on LFD, reply "hello PID" (or the report), exit
+//	handler udp-twice OUTFD        reply "first:"+stdin, then echo one datagram read on OUTFD as "second:"+data
 //	handler sleep OUTFD SECS       write "started PID\n" to OUTFD, sleep
 //	handler ignore-term OUTFD SECS like sleep, with SIGTERM ignored
 //
@@ -116,6 +117,24 @@ func main() {
 			if err := unix.Sendto(fd, out, 0, from); err != nil {
 				fail("sendto: " + err.Error())
 			}
+			break
+		}
+	case "udp-twice":
+		writeAll(fd, []byte("first:"+readAll(0)))
+		buf := make([]byte, 65536)
+		for {
+			n, err := unix.Read(fd, buf)
+			if err == unix.EINTR {
+				continue
+			}
+			if err == unix.EAGAIN {
+				poll(fd)
+				continue
+			}
+			if err != nil {
+				fail("read: " + err.Error())
+			}
+			writeAll(fd, append([]byte("second:"), buf[:n]...))
 			break
 		}
 	case "sleep", "ignore-term":

@@ -1,0 +1,273 @@
+package spawner
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	defaultKillDelay   = 5 * time.Second
+	defaultEscapeAfter = 3 * time.Second
+)
+
+// Spawner starts handlers and reaps them. It owns the SIGCHLD reaper
+// (wait4(-1) as a child subreaper), the exit dispatcher, the timeout
+// timers and the stderr readers. Its methods are safe for concurrent use.
+type Spawner struct {
+	helperPath  string
+	log         *slog.Logger
+	devNull     int           // O_RDWR /dev/null, close-on-exec, for fds the Files leave empty
+	umask       int           // the process's umask at New
+	nice        int           // the process's nice value at New
+	forceHelper string        // non-empty: why every spawn goes through the helper
+	escapeAfter time.Duration // guarded by mu (tests shorten it)
+
+	sigCh chan os.Signal // SIGCHLD, read by the reaper
+	ignCh chan os.Signal // signals that were ignored at New; never read
+	wake  chan struct{}  // 1-buffered: the exit queue is not empty
+	quit  chan struct{}  // closed by Close: the reaper and dispatcher return
+	wg    sync.WaitGroup // reaper, dispatcher, stderr readers
+	close sync.Once
+
+	// mu guards the fields below. It is never held across a fork or a
+	// callback, and never taken while holding a Handler's mu.
+	mu       sync.Mutex
+	handlers map[int]*Handler      // registered and not yet reaped, by pid
+	early    map[int]earlyExit     // reaped before registration (or never registered)
+	queue    []exitEvent           // reaped, onExit not yet called
+	readers  map[*os.File]struct{} // stderr read ends
+	running  int                   // started, onExit not yet returned
+	idle     chan struct{}         // closed when running drops to 0
+	stopping bool                  // TerminateAll or Close: Start refuses
+
+	failedForks atomic.Int64 // ForkExec errors whose child Go may not have waited for
+
+	started, startErrors, timedOut, escaped atomic.Uint64
+	stderrLines, stderrDropped              atomic.Uint64
+}
+
+// New makes the process a child subreaper, opens /dev/null, starts the
+// reaper and makes signals ignored so far default in handlers.
+func New(o Options) (*Spawner, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("prctl PR_SET_CHILD_SUBREAPER: %w", err)
+	}
+	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/null: %w", err)
+	}
+	s := &Spawner{
+		helperPath:  o.HelperPath,
+		log:         log,
+		devNull:     null,
+		umask:       -1,
+		escapeAfter: defaultEscapeAfter,
+		sigCh:       make(chan os.Signal, 1),
+		ignCh:       make(chan os.Signal, 1),
+		wake:        make(chan struct{}, 1),
+		quit:        make(chan struct{}),
+		handlers:    make(map[int]*Handler),
+		early:       make(map[int]earlyExit),
+		readers:     make(map[*os.File]struct{}),
+	}
+	if err := cloexecAll(); err != nil {
+		unix.Close(null)
+		return nil, err
+	}
+	st := threadStatus()
+	if v, err := strconv.ParseUint(st["Umask"], 8, 32); err == nil {
+		s.umask = int(v)
+	}
+	if prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0); err == nil {
+		s.nice = 20 - prio // the raw system call returns 20 - nice
+	}
+	// Go resets the signals it handles in a forked child; the rest keep
+	// their disposition, and the child gets the runtime's initial mask.
+	// Whatever the plain ForkExec would pass on, the helper clears.
+	if stuck := unignoreSignals(s.ignCh); len(stuck) > 0 {
+		s.forceHelper = fmt.Sprintf("signals %v ignored", stuck)
+	}
+	for _, k := range []string{"SigBlk", "CapInh", "CapAmb"} {
+		if v := st[k]; v != "" && v != "0000000000000000" {
+			s.forceHelper = fmt.Sprintf("%s %s", k, v)
+		}
+	}
+	if s.forceHelper != "" {
+		if s.helperPath == "" {
+			log.Warn("handlers will inherit process state, no exec helper", "reason", s.forceHelper)
+			s.forceHelper = ""
+		} else {
+			log.Info("starting every handler through the exec helper", "reason", s.forceHelper)
+		}
+	}
+	signal.Notify(s.sigCh, syscall.SIGCHLD)
+	s.wg.Add(2)
+	go s.reaper()
+	go s.dispatcher()
+	return s, nil
+}
+
+// cloexecAll marks every descriptor above 2 close-on-exec. Go opens its
+// own that way, but descriptors inherited at start (LISTEN_FDS from
+// systemd, a stray pipe from whoever started the process) are not, and no
+// descriptor of the process may leak into a handler.
+func cloexecAll() error {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list descriptors: %w", err)
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		unix.CloseOnExec(fd) // the directory's own fd is gone by now: EBADF is ignored
+	}
+	return nil
+}
+
+// threadStatus reads /proc/thread-self/status on a locked thread (signal
+// mask and capabilities are per thread).
+func threadStatus() map[string]string {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	m := make(map[string]string)
+	b, err := os.ReadFile("/proc/thread-self/status")
+	if err != nil {
+		return m
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+		if ok {
+			m[string(k)] = string(bytes.TrimSpace(v))
+		}
+	}
+	return m
+}
+
+// Running reports the handlers started and not yet finished (reaped and
+// their onExit returned).
+func (s *Spawner) Running() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Spawner) Stats() Stats {
+	return Stats{
+		Started:       s.started.Load(),
+		StartErrors:   s.startErrors.Load(),
+		Running:       s.Running(),
+		TimedOut:      s.timedOut.Load(),
+		Escaped:       s.escaped.Load(),
+		StderrLines:   s.stderrLines.Load(),
+		StderrDropped: s.stderrDropped.Load(),
+	}
+}
+
+// waitIdle waits up to d (forever if d < 0) for Running to reach 0.
+func (s *Spawner) waitIdle(d time.Duration) bool {
+	s.mu.Lock()
+	if s.running == 0 {
+		s.mu.Unlock()
+		return true
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	ch := s.idle
+	s.mu.Unlock()
+	if d < 0 {
+		<-ch
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// signalAll sends sig to the process group of every running handler.
+func (s *Spawner) signalAll(sig syscall.Signal) {
+	s.mu.Lock()
+	hs := make([]*Handler, 0, len(s.handlers))
+	for _, h := range s.handlers {
+		hs = append(hs, h)
+	}
+	s.mu.Unlock()
+	for _, h := range hs {
+		_ = h.Signal(sig)
+	}
+}
+
+// TerminateAll is for shutdown: Start refuses from now on; handlers get
+// grace to finish, then SIGTERM to their process groups, then SIGKILL
+// killDelay later (0 means 5s). It returns when every handler has been
+// reaped and its onExit has returned.
+func (s *Spawner) TerminateAll(grace, killDelay time.Duration) {
+	if killDelay <= 0 {
+		killDelay = defaultKillDelay
+	}
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	if s.waitIdle(grace) {
+		return
+	}
+	s.signalAll(syscall.SIGTERM)
+	if s.waitIdle(killDelay) {
+		return
+	}
+	s.signalAll(syscall.SIGKILL)
+	s.waitIdle(-1)
+}
+
+// Close refuses new handlers, waits until every running one has finished
+// (call TerminateAll first not to wait for them), then stops the reaper,
+// the dispatcher and the stderr readers (a stderr pipe still held open by
+// a handler's leftover background process is closed unread) and closes
+// /dev/null. Processes that exit later are no longer reaped.
+func (s *Spawner) Close() error {
+	s.close.Do(func() {
+		s.mu.Lock()
+		s.stopping = true
+		s.mu.Unlock()
+		s.waitIdle(-1)
+		close(s.quit)
+		signal.Stop(s.sigCh)
+		signal.Stop(s.ignCh)
+		s.mu.Lock()
+		for f := range s.readers {
+			f.Close() // the reader's Read returns; it removes nothing, we clear below
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+		s.mu.Lock()
+		clear(s.readers)
+		s.mu.Unlock()
+		unix.Close(s.devNull)
+	})
+	return nil
+}

@@ -1,0 +1,314 @@
+package spawner
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Handler is one started handler process, the leader of its own session
+// and process group.
+type Handler struct {
+	s      *Spawner
+	pid    int
+	start  time.Time
+	remote string
+	onExit func(Exit)
+
+	// mu guards the fields below; never held while taking Spawner.mu.
+	mu        sync.Mutex
+	done      bool // exited (possibly not yet reaped): its pid must not be signalled
+	timedOut  bool
+	timer     *time.Timer // Timeout, then KillDelay
+	killDelay time.Duration
+}
+
+// Pid is the handler's process id, which is also its process group and
+// session id.
+func (h *Handler) Pid() int { return h.pid }
+
+// Remote is the remote string given to Start.
+func (h *Handler) Remote() string { return h.remote }
+
+// Signal sends sig to the handler's process group. After the handler has
+// exited it returns os.ErrProcessDone.
+func (h *Handler) Signal(sig syscall.Signal) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return os.ErrProcessDone
+	}
+	if err := unix.Kill(-h.pid, sig); err != nil {
+		return fmt.Errorf("kill process group %d: %w", h.pid, err)
+	}
+	return nil
+}
+
+// markDone records that the process has exited and stops its timer.
+func (h *Handler) markDone() {
+	h.mu.Lock()
+	h.done = true
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	h.mu.Unlock()
+}
+
+func (h *Handler) wasTimedOut() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.timedOut
+}
+
+// armTimeout starts the Timeout timer unless the handler is already done.
+func (h *Handler) armTimeout(timeout, killDelay time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return
+	}
+	h.killDelay = killDelay
+	h.timer = time.AfterFunc(timeout, h.expire)
+}
+
+// expire runs on the Timeout: SIGTERM to the group, then SIGKILL
+// KillDelay later.
+func (h *Handler) expire() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return
+	}
+	if !h.timedOut {
+		h.timedOut = true
+		h.s.timedOut.Add(1)
+		_ = unix.Kill(-h.pid, syscall.SIGTERM)
+		h.timer = time.AfterFunc(h.killDelay, h.expire)
+		return
+	}
+	_ = unix.Kill(-h.pid, syscall.SIGKILL)
+}
+
+// path is how a Spec gets started.
+type path int
+
+const (
+	pathPlain  path = iota // syscall.ForkExec
+	pathThread             // ForkExec from a locked thread with its umask/nice
+	pathHelper             // re-exec of the superd binary
+)
+
+func (s *Spawner) pathFor(sp *Spec) path {
+	switch {
+	case len(sp.Rlimits) > 0 || sp.ListenFDName != "" || s.forceHelper != "":
+		return pathHelper
+	case sp.Umask >= 0 && sp.Umask != s.umask, sp.SetNice && sp.Nice != s.nice:
+		return pathThread
+	}
+	return pathPlain
+}
+
+// Start starts a handler for sp with the descriptor table f. remote is
+// kept for the caller (Handler.Remote). onExit, if not nil, is called once,
+// from the Spawner's dispatcher goroutine, after the handler has been
+// reaped; it should not block for long. The descriptors in f stay the
+// caller's. Start returns once the handler's program has been executed
+// (for the helper path: once the helper has).
+func (s *Spawner) Start(sp *Spec, f Files, remote string, onExit func(Exit)) (*Handler, error) {
+	if sp.Credential != nil && sp.Credential.NoSetGroups {
+		s.startErrors.Add(1)
+		return nil, fmt.Errorf("start %s: Credential.NoSetGroups would pass on the caller's groups", sp.Path)
+	}
+	p := s.pathFor(sp)
+	if p == pathHelper && s.helperPath == "" {
+		s.startErrors.Add(1)
+		return nil, fmt.Errorf("start %s: needs the exec helper (rlimits or LISTEN_PID), no helper path", sp.Path)
+	}
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		s.startErrors.Add(1)
+		return nil, fmt.Errorf("start %s: %w", sp.Path, ErrClosed)
+	}
+	s.running++ // reserved: Close and TerminateAll wait for it
+	s.mu.Unlock()
+
+	h, err := s.start(sp, f, p, remote, onExit)
+	if err != nil {
+		s.startErrors.Add(1)
+		s.finished()
+		return nil, fmt.Errorf("start %s: %w", sp.Path, err)
+	}
+	s.started.Add(1)
+	return h, nil
+}
+
+func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Exit)) (*Handler, error) {
+	var rd *os.File // stderr pipe read end
+	wr := -1        // and write end
+	if f.Stderr == StderrLog {
+		var fds [2]int
+		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+			return nil, fmt.Errorf("stderr pipe: %w", err)
+		}
+		if err := unix.SetNonblock(fds[0], true); err != nil {
+			unix.Close(fds[0])
+			unix.Close(fds[1])
+			return nil, fmt.Errorf("stderr pipe: %w", err)
+		}
+		rd = os.NewFile(uintptr(fds[0]), "stderr")
+		wr = fds[1]
+	}
+	files := s.fdTable(f, wr)
+	attr := syscall.ProcAttr{Files: files[:3]}
+	if f.Extra >= 0 {
+		attr.Files = files[:4]
+	}
+
+	h := &Handler{s: s, remote: remote, onExit: onExit, start: time.Now()}
+	var (
+		pid int
+		err error
+	)
+	switch p {
+	case pathPlain:
+		attr.Dir, attr.Env = sp.dir(), sp.Env
+		attr.Sys = &syscall.SysProcAttr{Setsid: true, Credential: sp.Credential}
+		pid, err = syscall.ForkExec(sp.Path, sp.argv(), &attr)
+	case pathThread:
+		attr.Dir, attr.Env = sp.dir(), sp.Env
+		attr.Sys = &syscall.SysProcAttr{Setsid: true, Credential: sp.Credential}
+		pid, err = forkExecLocked(sp, s.umask, s.nice, &attr)
+	case pathHelper:
+		attr.Env = sp.helperEnv()
+		attr.Sys = &syscall.SysProcAttr{Setsid: true}
+		pid, err = syscall.ForkExec(s.helperPath, sp.helperArgs(s.helperPath), &attr)
+	}
+	if wr >= 0 {
+		unix.Close(wr)
+	}
+	if err != nil {
+		s.failedForks.Add(1)
+		if rd != nil {
+			rd.Close()
+		}
+		return nil, err
+	}
+	h.pid = pid
+
+	s.mu.Lock()
+	e, early := s.early[pid]
+	if early {
+		delete(s.early, pid)
+		s.queue = append(s.queue, exitEvent{h: h, exit: Exit{Pid: pid, Status: e.status, Duration: e.at.Sub(h.start), Rusage: e.rusage}})
+	} else {
+		s.handlers[pid] = h
+	}
+	if rd != nil {
+		s.readers[rd] = struct{}{}
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+
+	if rd != nil {
+		go s.readStderr(rd, sp.Service, pid)
+	}
+	if early {
+		h.markDone()
+		s.kick()
+	} else if sp.Timeout > 0 {
+		kd := sp.KillDelay
+		if kd <= 0 {
+			kd = defaultKillDelay
+		}
+		h.armTimeout(sp.Timeout, kd)
+	}
+	return h, nil
+}
+
+// fdTable builds fds 0..3 for the child; wr is the stderr pipe's write end.
+func (s *Spawner) fdTable(f Files, wr int) [4]uintptr {
+	or := func(fd int) uintptr {
+		if fd < 0 {
+			return uintptr(s.devNull)
+		}
+		return uintptr(fd)
+	}
+	var t [4]uintptr
+	t[0] = or(f.Stdin)
+	switch f.Stderr {
+	case StderrLog:
+		t[2] = uintptr(wr)
+	case StderrFD:
+		t[2] = or(f.StderrFD)
+	default:
+		t[2] = uintptr(s.devNull)
+	}
+	if f.StdoutIsStderr {
+		t[1] = t[2]
+	} else {
+		t[1] = or(f.Stdout)
+	}
+	t[3] = or(f.Extra)
+	return t
+}
+
+func (sp *Spec) dir() string {
+	if sp.Dir == "" {
+		return "/"
+	}
+	return sp.Dir
+}
+
+func (sp *Spec) argv() []string {
+	if sp.Argv == nil {
+		return []string{sp.Path}
+	}
+	return sp.Argv
+}
+
+// helperEnv is the environment the helper gets and passes on, plus
+// LISTEN_FDS and LISTEN_FDNAMES; the helper adds LISTEN_PID itself.
+func (sp *Spec) helperEnv() []string {
+	if sp.ListenFDName == "" {
+		return sp.Env
+	}
+	env := make([]string, 0, len(sp.Env)+2)
+	env = append(env, sp.Env...)
+	return append(env, "LISTEN_FDS=1", "LISTEN_FDNAMES="+sp.ListenFDName)
+}
+
+// helperArgs encodes sp for HelperMain (see parseHelperArgs).
+func (sp *Spec) helperArgs(helper string) []string {
+	a := make([]string, 0, 8+len(sp.Rlimits)+len(sp.argv()))
+	a = append(a, helper, HelperArg)
+	for _, r := range sp.Rlimits {
+		a = append(a, "rlimit="+strconv.Itoa(r.Resource)+","+strconv.FormatUint(r.Cur, 10)+","+strconv.FormatUint(r.Max, 10))
+	}
+	if sp.Umask >= 0 {
+		a = append(a, "umask="+strconv.Itoa(sp.Umask))
+	}
+	if sp.SetNice {
+		a = append(a, "nice="+strconv.Itoa(sp.Nice))
+	}
+	if sp.ListenFDName != "" {
+		a = append(a, "listen-pid")
+	}
+	if c := sp.Credential; c != nil {
+		g := make([]byte, 0, 8*len(c.Groups))
+		for i, id := range c.Groups {
+			if i > 0 {
+				g = append(g, ',')
+			}
+			g = strconv.AppendUint(g, uint64(id), 10)
+		}
+		a = append(a, "uid="+strconv.FormatUint(uint64(c.Uid), 10), "gid="+strconv.FormatUint(uint64(c.Gid), 10), "groups="+string(g))
+	}
+	a = append(a, "dir="+sp.dir(), "--", sp.Path)
+	return append(a, sp.argv()...)
+}

@@ -1,0 +1,115 @@
+package spawner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+)
+
+const (
+	maxStderrLine = 4096 // bytes of one stderr line kept; the rest is dropped
+	maxStderrRate = 100  // stderr lines logged per second per handler
+)
+
+// stderrLog turns one handler's stderr into log records: a line at a time,
+// each at most maxStderrLine bytes (longer ones truncated and flagged), at
+// most maxStderrRate a second (the excess counted and reported in one
+// record per second, and at the end). The line is a string attribute, so
+// the slog handler quotes it and escapes control characters: a client
+// cannot forge log lines through a handler that echoes it.
+type stderrLog struct {
+	s         *Spawner
+	log       *slog.Logger
+	service   string
+	pid       int
+	line      []byte
+	truncated bool
+	window    time.Time // start of the current one-second window
+	n         int       // lines logged in the window
+	dropped   int       // lines dropped in the window
+}
+
+// readStderr reads f (the pipe's read end) until EOF or Close, then closes it.
+func (s *Spawner) readStderr(f *os.File, service string, pid int) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.readers, f)
+		s.mu.Unlock()
+		f.Close()
+	}()
+	l := &stderrLog{s: s, log: s.log, service: service, pid: pid, line: make([]byte, 0, 256)}
+	buf := make([]byte, 4096)
+	for {
+		n, err := f.Read(buf)
+		l.write(buf[:n])
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
+				s.log.Warn("read stderr", "service", service, "pid", pid, "error", err)
+			}
+			break
+		}
+	}
+	if len(l.line) > 0 || l.truncated {
+		l.emit()
+	}
+	l.flushDropped()
+}
+
+// write splits b into lines.
+func (l *stderrLog) write(b []byte) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		chunk := b
+		if i >= 0 {
+			chunk = b[:i]
+		}
+		if room := maxStderrLine - len(l.line); len(chunk) > room {
+			chunk = chunk[:room]
+			l.truncated = true
+		}
+		l.line = append(l.line, chunk...)
+		if i < 0 {
+			return
+		}
+		l.emit()
+		b = b[i+1:]
+	}
+}
+
+// emit logs the current line, within the rate bound, and resets it.
+func (l *stderrLog) emit() {
+	line := bytes.TrimSuffix(l.line, []byte("\r"))
+	now := time.Now()
+	if now.Sub(l.window) >= time.Second {
+		l.flushDropped()
+		l.window, l.n = now, 0
+	}
+	if l.n < maxStderrRate {
+		l.n++
+		l.s.stderrLines.Add(1)
+		attrs := []slog.Attr{slog.String("service", l.service), slog.Int("pid", l.pid), slog.String("line", string(line))}
+		if l.truncated {
+			attrs = append(attrs, slog.Bool("truncated", true))
+		}
+		l.log.LogAttrs(context.Background(), slog.LevelInfo, "stderr", attrs...)
+	} else {
+		l.dropped++
+		l.s.stderrDropped.Add(1)
+	}
+	l.line, l.truncated = l.line[:0], false
+}
+
+// flushDropped reports the lines dropped in the last window, if any.
+func (l *stderrLog) flushDropped() {
+	if l.dropped == 0 {
+		return
+	}
+	l.log.LogAttrs(context.Background(), slog.LevelWarn, "stderr lines dropped",
+		slog.String("service", l.service), slog.Int("pid", l.pid), slog.Int("dropped", l.dropped))
+	l.dropped = 0
+}
