@@ -39,15 +39,6 @@ func (b *body) set(key, expr string) {
 	b.attrs = append(b.attrs, attr{key, expr})
 }
 
-func (b *body) has(key string) bool {
-	for _, a := range b.attrs {
-		if a.key == key {
-			return true
-		}
-	}
-	return false
-}
-
 func (b *body) get(key string) (string, bool) {
 	for _, a := range b.attrs {
 		if a.key == key {
@@ -55,15 +46,6 @@ func (b *body) get(key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func (b *body) unset(key string) {
-	for i, a := range b.attrs {
-		if a.key == key {
-			b.attrs = append(b.attrs[:i], b.attrs[i+1:]...)
-			return
-		}
-	}
 }
 
 // sub returns the nested block typ, creating it.
@@ -192,5 +174,3 @@ func list(ss []string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func boolean(v bool) string { return strconv.FormatBool(v) }
