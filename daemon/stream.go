@@ -95,7 +95,8 @@ func (d *Daemon) handleConn(svc *service, c listener.Conn) {
 	if !ok {
 		svc.refuse(reason, c.Remote)
 		if len(st.denyMsg) > 0 {
-			unix.SendmsgBuffers(c.FD, [][]byte{st.denyMsg}, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			// One non-blocking write; a client that does not read loses it.
+			unix.Sendto(c.FD, st.denyMsg, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil)
 		}
 		unix.Close(c.FD)
 		return

@@ -75,7 +75,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		for _, a := range s.Listen {
 			listen = append(listen, a.String())
 		}
-		handler := strings.Join(s.Command, " ")
+		handler := shorten(strings.Join(s.Command, " "), 48)
 		pass, user := s.Pass, s.User
 		if s.Builtin != "" {
 			handler, pass, user = "builtin:"+s.Builtin, "-", "-"
@@ -92,4 +92,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	return exitOK
+}
+
+// shorten cuts s to at most n runes, marking the cut.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
