@@ -84,6 +84,37 @@ func TestStderrLog(t *testing.T) {
 	}
 }
 
+func TestStderrLimits(t *testing.T) {
+	t.Parallel()
+	// A 5000-byte line, then 300 lines at once: lines are cut at 4 KiB
+	// and at most 100 a second are logged.
+	s := startSuperd(t, map[string]string{
+		"svc.hcl": service("spam", `listen = ["127.0.0.1:0"]`, userLine,
+			`command = `+shCmd(`head -c 5000 /dev/zero | tr '\000' x >&2; echo >&2; i=0; while [ $i -lt 300 ]; do echo line$i >&2; i=$((i+1)); done`)),
+	})
+	roundTrip(t, "tcp", s.addr("spam"), "", false)
+	s.mustLog(5*time.Second, "handler exited", msgIs("handler exited", "service", "spam"))
+	time.Sleep(300 * time.Millisecond)
+	n, long := 0, 0
+	for _, l := range s.snapshot() {
+		if l.Msg() != "stderr" || l.Get("service") != "spam" {
+			continue
+		}
+		n++
+		if v := l.Get("line"); strings.HasPrefix(v, "xxxx") {
+			long = len(v)
+		}
+	}
+	t.Logf("%d stderr lines logged; the long line with %d bytes", n, long)
+	if long == 0 || long > 4096 {
+		t.Errorf("the 5000-byte stderr line was logged with %d bytes, want some, at most 4096", long)
+	}
+	// 100 a second; the burst may straddle two seconds.
+	if n > 200 || n < 50 {
+		t.Errorf("%d of 301 stderr lines logged, want at most 100 a second", n)
+	}
+}
+
 func TestShutdown(t *testing.T) {
 	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
