@@ -55,7 +55,7 @@ func TestUsers(t *testing.T) {
 		checkLines(t, got, []string{`a.hcl:4:10: service "a": user: no such user "4000000000"`})
 	})
 	t.Run("ignored when not root", func(t *testing.T) {
-		cfg := mustLoad(t, svc("  user = \"no-such-user-x\"\n  group = \"x\"\n")+strings.Replace(strings.Replace(svc("  group = \"x\"\n"), `"a"`, `"b"`, 1), "7001", "7003", 1)+strings.Replace(strings.Replace(svc(""), `"a"`, `"c"`, 1), "7001", "7002", 1), userOpts())
+		cfg := mustLoad(t, svc("  user = \"nobody\"\n  group = \"root\"\n")+strings.Replace(strings.Replace(svc("  group = \"root\"\n"), `"a"`, `"b"`, 1), "7001", "7003", 1)+strings.Replace(strings.Replace(svc(""), `"a"`, `"c"`, 1), "7001", "7002", 1), userOpts())
 		if len(cfg.Warnings) != 2 || !strings.Contains(cfg.Warnings[0], `a.hcl:4:10: service "a": user and group ignored`) ||
 			!strings.Contains(cfg.Warnings[1], `a.hcl:10:11: service "b": user and group ignored`) {
 			t.Errorf("Warnings = %q, want one for a and one for b", cfg.Warnings)
@@ -63,6 +63,13 @@ func TestUsers(t *testing.T) {
 		if s := cfg.Services[0]; s.HasUser || s.Groups != nil {
 			t.Errorf("service = %+v, want no user switch", s)
 		}
+	})
+	t.Run("must exist when not root", func(t *testing.T) {
+		_, got := loadOne(t, svc("  user = \"no-such-user-x\"\n  group = \"no-such-group-x\"\n"), userOpts())
+		checkLines(t, got, []string{
+			`a.hcl:4:10: service "a": user: no such user "no-such-user-x"`,
+			`a.hcl:5:11: service "a": group: no such group "no-such-group-x"`,
+		})
 	})
 	t.Run("socket owner", func(t *testing.T) {
 		dir := t.TempDir()

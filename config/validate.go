@@ -268,6 +268,18 @@ func (l *loader) resolveUser(d *decoder, s *Service, r rawService) {
 			}
 			l.warnf(rng, "service %q: user and group ignored: superd does not run as root, handlers run as uid %d", r.name, l.o.UID)
 		}
+		// The names must still exist: the same files must pass on a
+		// root install.
+		if r.user.OK && !s.Disabled {
+			if _, err := l.users.lookupUser(r.user.V); err != nil {
+				d.errf(r.user.Rng, "user", "%v%s", err, fromDefaults(r.user))
+			}
+		}
+		if r.group.OK && !s.Disabled {
+			if _, _, err := lookupGroup(r.group.V); err != nil {
+				d.errf(r.group.Rng, "group", "%v%s", err, fromDefaults(r.group))
+			}
+		}
 		a := l.users.self(l.o.UID)
 		s.User, s.UID, s.GID, s.Home, s.Shell = a.name, a.uid, a.gid, a.home, a.shell
 		s.Group = groupName(a.gid)
