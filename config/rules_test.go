@@ -117,8 +117,9 @@ func TestRuleErrors(t *testing.T) {
 		{"instances", svc("  limits {\n    instances = -1\n  }\n"), []string{`a.hcl:5:17: service "a": limits.instances: must be from 0 to`}},
 		{"per_source", svc("  limits {\n    per_source = 1.5\n  }\n"), []string{`a.hcl:5:18: service "a": limits.per_source: must be a whole number`}},
 		{"source_prefix length", svc("  limits {\n    source_prefix = [32]\n  }\n"), []string{`a.hcl:5:21: service "a": limits.source_prefix: must be [IPv4 bits, IPv6 bits]`}},
-		{"source_prefix v4", svc("  limits {\n    source_prefix = [33, 64]\n  }\n"), []string{`a.hcl:5:22: service "a": limits.source_prefix[0]: must be an IPv4 prefix length from 0 to 32, not 33`}},
-		{"source_prefix v6", svc("  limits {\n    source_prefix = [24, 129]\n  }\n"), []string{`a.hcl:5:26: service "a": limits.source_prefix[1]: must be an IPv6 prefix length from 0 to 128, not 129`}},
+		{"source_prefix v4", svc("  limits {\n    source_prefix = [33, 64]\n  }\n"), []string{`a.hcl:5:22: service "a": limits.source_prefix[0]: must be an IPv4 prefix length from 1 to 32, not 33`}},
+		{"source_prefix v4 zero", svc("  limits {\n    source_prefix = [0, 64]\n  }\n"), []string{`a.hcl:5:22: service "a": limits.source_prefix[0]: must be an IPv4 prefix length from 1 to 32, not 0`}},
+		{"source_prefix v6", svc("  limits {\n    source_prefix = [24, 129]\n  }\n"), []string{`a.hcl:5:26: service "a": limits.source_prefix[1]: must be an IPv6 prefix length from 1 to 128, not 129`}},
 		{"rate", svc("  limits {\n    rate = \"5/h\"\n    per_source_rate = \"0/s\"\n  }\n"), []string{
 			`a.hcl:5:12: service "a": limits.rate: parse rate "5/h"`,
 			`a.hcl:6:23: service "a": limits.per_source_rate: parse rate "0/s"`}},

@@ -226,10 +226,10 @@ func decodeLimits(d *decoder, b *hclsyntax.Body) rawLimits {
 		case !p.OK:
 		case len(p.V) != 2:
 			d.errf(p.Rng, "limits.source_prefix", "must be [IPv4 bits, IPv6 bits], such as [32, 64]")
-		case p.V[0].V < 0 || p.V[0].V > 32:
-			d.errf(p.V[0].Rng, "limits.source_prefix[0]", "must be an IPv4 prefix length from 0 to 32, not %d", p.V[0].V)
-		case p.V[1].V < 0 || p.V[1].V > 128:
-			d.errf(p.V[1].Rng, "limits.source_prefix[1]", "must be an IPv6 prefix length from 0 to 128, not %d", p.V[1].V)
+		case p.V[0].V < 1 || p.V[0].V > 32:
+			d.errf(p.V[0].Rng, "limits.source_prefix[0]", "must be an IPv4 prefix length from 1 to 32, not %d", p.V[0].V)
+		case p.V[1].V < 1 || p.V[1].V > 128:
+			d.errf(p.V[1].Rng, "limits.source_prefix[1]", "must be an IPv6 prefix length from 1 to 128, not %d", p.V[1].V)
 		default:
 			l.sourcePrefix.V = [2]int{int(p.V[0].V), int(p.V[1].V)}
 			l.sourcePrefix.OK = true

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/superd-dev/superd/config"
 	"github.com/superd-dev/superd/listener"
 	"github.com/superd-dev/superd/spawner"
@@ -82,6 +84,14 @@ func New(o Options) (*Daemon, error) {
 			log.Warn("inherited socket unusable, closing it", "fd", f.Fd(), "error", err)
 			f.Close()
 			continue
+		}
+		if s.Addr().Network == "udp" {
+			// Reply sockets share the port with SO_REUSEPORT, which the
+			// kernel requires of every socket bound to it; systemd sets it
+			// only with ReusePort=yes (SPEC §3).
+			if err := unix.SetsockoptInt(s.FD(), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+				log.Warn("inherited socket: setsockopt SO_REUSEPORT; UDP handlers will get no reply socket", "addr", s.Addr().String(), "error", err)
+			}
 		}
 		d.inherited = append(d.inherited, s)
 	}

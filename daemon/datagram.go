@@ -50,7 +50,7 @@ func (d *Daemon) datagramLoop(s *socket) {
 		now := time.Now()
 		ticket, reason, ok := svc.gate.Admit(dg.Remote.Addr(), now)
 		if !ok {
-			svc.refuse(reason, dg.Remote)
+			svc.refuse(reason, dg.Remote.String())
 			continue
 		}
 		if st.builtin != "" {

@@ -30,7 +30,7 @@ func (s *syncBuffer) String() string {
 func TestRefusalLogBounded(t *testing.T) {
 	var buf syncBuffer
 	r := newRefusalLog(slog.New(slog.NewTextHandler(&buf, nil)))
-	remote := netip.MustParseAddrPort("127.0.0.2:4000")
+	remote := "127.0.0.2:4000"
 	for i := 0; i < 1000; i++ {
 		r.note("acl", remote)
 		r.note("rate", remote)
@@ -58,7 +58,7 @@ func TestRefusalLogBounded(t *testing.T) {
 func TestRefusalLogUnixRemote(t *testing.T) {
 	var buf syncBuffer
 	r := newRefusalLog(slog.New(slog.NewTextHandler(&buf, nil)))
-	r.note("instances", netip.AddrPort{})
+	r.note("instances", remoteString(netip.AddrPort{}))
 	if !strings.Contains(buf.String(), "remote=unix") {
 		t.Errorf("log = %q, want remote=unix", buf.String())
 	}

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"log/slog"
-	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -97,7 +96,7 @@ func (s *service) update(st *state) {
 }
 
 // refuse counts and logs one refusal.
-func (s *service) refuse(reason acl.Reason, remote netip.AddrPort) {
+func (s *service) refuse(reason acl.Reason, remote string) {
 	s.results[resultIndex(reason)].Add(1)
 	s.refusal.note(string(reason), remote)
 }

@@ -93,7 +93,7 @@ func (d *Daemon) handleConn(svc *service, c listener.Conn) {
 	}
 	ticket, reason, ok := svc.gate.Admit(client, accepted)
 	if !ok {
-		svc.refuse(reason, c.Remote)
+		svc.refuse(reason, remoteString(c.Remote))
 		if len(st.denyMsg) > 0 {
 			// One non-blocking write; a client that does not read loses it.
 			unix.Sendto(c.FD, st.denyMsg, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil)

@@ -26,6 +26,7 @@ const (
 // that handler exits.
 func (d *Daemon) waitLoop(s *socket) {
 	var backoff time.Duration
+	deferred := false // a start is being held back by a refusal
 	fd := s.sock.FD()
 	for {
 		if err := s.sock.WaitReadable(); err != nil {
@@ -58,18 +59,24 @@ func (d *Daemon) waitLoop(s *socket) {
 		}
 		ticket, reason, ok := svc.gate.Admit(addr, now)
 		if !ok {
-			svc.refuse(reason, client)
 			if st.svc.Protocol == "udp" {
+				svc.refuse(reason, remoteString(client))
 				s.sock.Discard()
 				continue
 			}
-			// A TCP or Unix wait service cannot drop the client; try
-			// again shortly.
+			// A TCP or Unix wait service cannot drop the client (only
+			// max_load can refuse here): the start waits, counted and
+			// logged once per wait, and is tried again shortly.
+			if !deferred {
+				svc.refuse(reason, "-")
+				deferred = true
+			}
 			if !sleep(waitBackoffMin, s.stop) {
 				return
 			}
 			continue
 		}
+		deferred = false
 		f := spawner.Files{Stdin: -1, Stdout: -1, Extra: -1, Stderr: st.stderr}
 		if st.passFD {
 			f.Extra = fd

@@ -118,7 +118,7 @@ func TestAccessAddresses(t *testing.T) {
 		}
 
 		for _, m := range markers(t, mark, "dual") {
-			if m != "" && !strings.HasPrefix(m, "dual4-127.0.0.1-") && !strings.HasPrefix(m, "dual6-::1-") {
+			if !strings.HasPrefix(m, "dual4-127.0.0.1-") && !strings.HasPrefix(m, "dual6-::1-") {
 				t.Errorf("a handler ran for a refused client: %s", m)
 			}
 		}
@@ -157,23 +157,24 @@ func TestAccessTimes(t *testing.T) {
 	} else {
 		wrapOpen = window(1380, m+60)
 	}
-	open := map[string]string{
-		"open":     window(m-60, m+60), // may wrap too, around midnight
-		"wrapopen": wrapOpen,
-		"several":  window(m+120, m+180) + `", "` + window(m-30, m+30),
+	open := map[string][]string{
+		"open":     {window(m-60, m+60)}, // may wrap too, around midnight
+		"wrapopen": {wrapOpen},
+		"several":  {window(m+120, m+180), window(m-30, m+30)},
 	}
-	closed := map[string]string{
-		"closed": window(m+120, m+180),
+	closed := map[string][]string{
+		"closed":    {window(m+120, m+180)},
+		"twoclosed": {window(m+120, m+180), window(m-180, m-120)},
 	}
 	if m >= 120 && m < 1320 {
 		// A window that wraps midnight and excludes now.
-		closed["wrapclosed"] = window(m+60, m-60)
+		closed["wrapclosed"] = []string{window(m+60, m-60)}
 	}
 	var files strings.Builder
-	for _, set := range []map[string]string{open, closed} {
+	for _, set := range []map[string][]string{open, closed} {
 		for name, w := range set {
 			files.WriteString(service(name, `listen = ["127.0.0.1:0"]`, userLine, `command = `+markerCmd(mark, name),
-				`access {`, `  times = ["`+w+`"]`, `  deny_message = "closed\n"`, `}`))
+				`access {`, `  times = `+hclList(w...), `  deny_message = "closed\n"`, `}`))
 		}
 	}
 	s := startSuperdOpts(t, map[string]string{"times.hcl": files.String()}, runOpts{Env: []string{"TZ=UTC"}})

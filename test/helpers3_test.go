@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -236,9 +235,4 @@ func connections(t *testing.T, maddr, svc, result string) int {
 	}
 	t.Fatalf("/metrics has no superd_connections_total{service=%q,result=%q}:\n%s", svc, result, body)
 	return 0
-}
-
-// absPath joins a path under dir, for configuration text.
-func absPath(dir string, elem ...string) string {
-	return filepath.Join(append([]string{dir}, elem...)...)
 }

@@ -213,8 +213,10 @@ func TestMetricsExactCounts(t *testing.T) {
 		t.FailNow()
 	}
 
-	// A reload removing slow: its series are gone, the others keep counting.
+	// A reload removing slow and adding added: slow's series are gone,
+	// added's are there at 0, the others keep counting.
 	h2WriteConf(t, s, "svc.hcl", h2MetricsDaemon+
+		service("added", `protocol = "udp"`, `mode = "wait"`, `listen = ["127.0.0.1:0"]`, userLine, `command = `+handlerCmd("wait-udp", "0"))+
 		service("ok", `listen = ["127.0.0.1:0"]`, userLine, `command = `+shCmd("echo ok"),
 			`access {`, `  deny = ["127.0.0.2"]`, `}`)+
 		service("one", `listen = ["127.0.0.1:0"]`, userLine, `command = ["/bin/cat"]`,
@@ -229,6 +231,13 @@ func TestMetricsExactCounts(t *testing.T) {
 		}
 	}
 	h2Want(t, ss, 5, "superd_connections_total", "service", "ok", "result", "accepted")
+	for _, r := range h2Results {
+		h2Want(t, ss, 0, "superd_connections_total", "service", "added", "result", r)
+	}
+	for _, st := range h2Statuses {
+		h2Want(t, ss, 0, "superd_handler_exits_total", "service", "added", "status", st)
+	}
+	h2Want(t, ss, 1, "superd_service_info", "service", "added", "protocol", "udp", "mode", "wait")
 	h2Want(t, ss, 1, "superd_config_reloads_total", "result", "success")
 	h2Want(t, ss, 0, "superd_config_reloads_total", "result", "failure")
 	h2Want(t, ss, 1, "superd_config_last_reload_successful")
@@ -245,8 +254,8 @@ func TestMetricsExactCounts(t *testing.T) {
 	h2Want(t, ss, 1, "superd_config_reloads_total", "result", "failure")
 	h2Want(t, ss, 0, "superd_config_last_reload_successful")
 	h2Want(t, ss, ts1, "superd_config_last_reload_success_timestamp_seconds")
-	if n := len(h2Find(ss, "superd_service_info")); n != 3 {
-		t.Errorf("%d services after a failed reload, want 3", n)
+	if n := len(h2Find(ss, "superd_service_info")); n != 4 {
+		t.Errorf("%d services after a failed reload, want 4", n)
 	}
 
 	// And a good one again.
@@ -482,4 +491,43 @@ func h2HasRow(out string, fields ...string) bool {
 		}
 	}
 	return false
+}
+
+// TestMetricsReloadAddress: a reload moves the metrics endpoint; one whose
+// new address cannot be bound keeps the endpoint that runs.
+func TestMetricsReloadAddress(t *testing.T) {
+	t.Parallel()
+	daemonAt := func(addr string) string {
+		return "daemon {\n  metrics_listen = " + strconv.Quote(addr) + "\n  shutdown_grace = \"1s\"\n  kill_delay = \"1s\"\n}\n"
+	}
+	svc := service("cat", `listen = ["127.0.0.1:0"]`, userLine, `command = ["/bin/cat"]`)
+	first := h2FreeAddr(t)
+	s := startSuperd(t, map[string]string{"d.hcl": daemonAt(first), "svc.hcl": svc})
+	if got := s.h2MetricsAddr(); got != first {
+		t.Fatalf("metrics listening on %s, want %s", got, first)
+	}
+	h2Scrape(t, first)
+
+	// The new address is taken: the old endpoint keeps answering.
+	taken, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	h2WriteConf(t, s, "d.hcl", daemonAt(taken.Addr().String()))
+	s.h2HupAndWait("reloaded")
+	if _, err := h2TryScrape(first, 2*time.Second); err != nil {
+		t.Errorf("after a reload to a taken metrics address, the running endpoint %s is gone: %v", first, err)
+	}
+
+	// A free new address: served there, and the old one closed.
+	second := h2FreeAddr(t)
+	h2WriteConf(t, s, "d.hcl", daemonAt(second))
+	s.h2HupAndWait("reloaded")
+	if _, err := h2TryScrape(second, 2*time.Second); err != nil {
+		t.Errorf("metrics at the reloaded address %s: %v", second, err)
+	}
+	if refused, err := h2Refused(first); !refused {
+		t.Errorf("old metrics address %s after the move: not refused (%v)", first, err)
+	}
 }

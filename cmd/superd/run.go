@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -162,7 +163,11 @@ func (r *runner) reload(reg *prometheus.Registry) {
 	r.notify.send("READY=1\n" + r.status())
 }
 
-// setMetrics (re)starts the metrics server when its address changed.
+// setMetrics (re)starts the metrics server when its address changed. The
+// new address is bound before the old server is closed, so a reload whose
+// metrics address cannot be bound keeps the endpoint that runs (SPEC §5: a
+// bind failure undoes it); only where the two clash does the old one go
+// first, and it comes back if the new one still fails.
 func (r *runner) setMetrics(reg *prometheus.Registry, cfg *config.Config) error {
 	addr := cfg.Daemon.MetricsListen
 	if r.metricsArg != "" {
@@ -171,20 +176,44 @@ func (r *runner) setMetrics(reg *prometheus.Registry, cfg *config.Config) error 
 	if addr == r.metricsAt && (addr == "") == (r.metrics == nil) {
 		return nil
 	}
-	if r.metrics != nil {
-		r.metrics.Close()
-		r.metrics, r.metricsAt = nil, ""
-	}
 	if addr == "" {
+		if r.metrics != nil {
+			r.metrics.Close()
+			r.metrics, r.metricsAt = nil, ""
+		}
 		return nil
 	}
 	srv, err := metrics.Listen(addr, reg, r.log)
+	if err != nil && r.metrics != nil && samePort(addr, r.metrics.Addr()) {
+		// It clashes with the running one: close that, try again.
+		oldAt, oldBound := r.metricsAt, r.metrics.Addr()
+		r.metrics.Close()
+		r.metrics, r.metricsAt = nil, ""
+		srv, err = metrics.Listen(addr, reg, r.log)
+		if err != nil {
+			if old, oerr := metrics.Listen(oldBound, reg, r.log); oerr == nil {
+				r.metrics, r.metricsAt = old, oldAt
+				r.log.Info("metrics listening", "addr", old.Addr())
+			}
+			return err
+		}
+	}
 	if err != nil {
 		return err
+	}
+	if r.metrics != nil {
+		r.metrics.Close()
 	}
 	r.metrics, r.metricsAt = srv, addr
 	r.log.Info("metrics listening", "addr", srv.Addr())
 	return nil
+}
+
+// samePort reports whether two host:port addresses have the same port.
+func samePort(a, b string) bool {
+	_, pa, errA := net.SplitHostPort(a)
+	_, pb, errB := net.SplitHostPort(b)
+	return errA == nil && errB == nil && pa == pb
 }
 
 func firstLine(s string) string {
