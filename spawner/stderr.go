@@ -13,6 +13,11 @@ import (
 const (
 	maxStderrLine = 4096 // bytes of one stderr line kept; the rest is dropped
 	maxStderrRate = 100  // stderr lines logged per second per handler
+
+	// stderrReadSize is the read buffer of one stderr reader: a whole
+	// pipe's worth, so a handler that floods its stderr is drained in
+	// few system calls.
+	stderrReadSize = 4 << 10
 )
 
 // stderrLog turns one handler's stderr into log records: a line at a time,
@@ -43,7 +48,7 @@ func (s *Spawner) readStderr(f *os.File, service string, pid int) {
 		f.Close()
 	}()
 	l := &stderrLog{s: s, log: s.log, service: service, pid: pid, line: make([]byte, 0, 256)}
-	buf := make([]byte, 4096)
+	buf := make([]byte, stderrReadSize)
 	for {
 		n, err := f.Read(buf)
 		l.write(buf[:n])
@@ -62,6 +67,23 @@ func (s *Spawner) readStderr(f *os.File, service string, pid int) {
 
 // write splits b into lines.
 func (l *stderrLog) write(b []byte) {
+	if l.n >= maxStderrRate && time.Since(l.window) < time.Second {
+		// Over the rate bound for the rest of this window: every line
+		// completed in b is dropped. Count them without splitting, so a
+		// handler flooding its stderr costs superd a read and a count per
+		// chunk, not a slice, a copy and a clock reading per line.
+		i := bytes.LastIndexByte(b, '\n')
+		if i < 0 {
+			l.appendPartial(b)
+			return
+		}
+		n := bytes.Count(b[:i+1], []byte{'\n'})
+		l.dropped += n
+		l.s.stderrDropped.Add(uint64(n))
+		l.line, l.truncated = l.line[:0], false
+		l.appendPartial(b[i+1:])
+		return
+	}
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		chunk := b
@@ -79,6 +101,16 @@ func (l *stderrLog) write(b []byte) {
 		l.emit()
 		b = b[i+1:]
 	}
+}
+
+// appendPartial adds b, which holds no newline, to the current line,
+// truncating it at maxStderrLine.
+func (l *stderrLog) appendPartial(b []byte) {
+	if room := maxStderrLine - len(l.line); len(b) > room {
+		b = b[:room]
+		l.truncated = true
+	}
+	l.line = append(l.line, b...)
 }
 
 // emit logs the current line, within the rate bound, and resets it.

@@ -262,8 +262,10 @@ func TestReliabilityFDExhaustion(t *testing.T) {
 	if cpu.Seconds() > 0.3*wall.Seconds() {
 		t.Errorf("superd used %v CPU in %v while out of descriptors: spinning on accept", cpu, wall)
 	}
-	backoffs := relCountLog(s, msgIs("accept"))
-	t.Logf("accept back-off log lines so far: %d", backoffs)
+	t.Logf("log lines so far: %d accept back-offs, %d spawn failures", relCountLog(s, msgIs("accept")), relCountLog(s, msgIs("spawn failed")))
+	if l, ok := s.waitLog(0, msgIs("spawn failed")); ok {
+		t.Logf("e.g. %s", l)
+	}
 
 	// Free the descriptors: every cat sees EOF and exits.
 	for _, c := range clients {
