@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"time"
@@ -24,6 +25,9 @@ func (d *Daemon) datagramLoop(s *socket) {
 	reply := make([]byte, 0, 1024)
 	var delay time.Duration
 	for {
+		if !s.svc.waitPause(s.stop) {
+			return
+		}
 		dg, err := s.sock.RecvFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || isClosed(s.stop) {
@@ -36,7 +40,10 @@ func (d *Daemon) datagramLoop(s *socket) {
 				}
 				continue
 			}
-			s.svc.log.Warn("receive", "error", err)
+			s.svc.log.Error("receive", "error", err)
+			if !sleep(maxBackoff, s.stop) {
+				return
+			}
 			continue
 		}
 		delay = 0
@@ -86,10 +93,9 @@ func (d *Daemon) sendReply(svc *service, dg listener.Datagram, out []byte) {
 // as stdin, a reply socket connected to the client on fd 1 (stdio) or 3.
 func (d *Daemon) spawnDatagram(svc *service, st *state, dg listener.Datagram, payload []byte, ticket acl.Ticket, accepted time.Time) {
 	fail := func(what string, err error) {
-		svc.results[resSpawnError].Add(1)
 		svc.active.Add(-1)
 		ticket.Release()
-		svc.log.Error("spawn failed", "remote", dg.Remote.String(), "error", what+": "+err.Error())
+		svc.spawnFailed(dg.Remote.String(), fmt.Errorf("%s: %w", what, err))
 	}
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {

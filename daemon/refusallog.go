@@ -39,7 +39,7 @@ func remoteString(a netip.AddrPort) string {
 	return a.String()
 }
 
-func (r *refusalLog) note(reason string, remote string) {
+func (r *refusalLog) note(reason, remote string, args ...any) {
 	now := time.Now()
 	r.mu.Lock()
 	c := r.byReason[reason]
@@ -58,7 +58,7 @@ func (r *refusalLog) note(reason string, remote string) {
 	}
 	c.logged++
 	r.mu.Unlock()
-	r.log.Info("refused", "remote", remote, "reason", reason)
+	r.log.Info("refused", append([]any{"remote", remote, "reason", reason}, args...)...)
 }
 
 // flushLocked writes the summary of a finished window. r.mu is held.

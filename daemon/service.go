@@ -1,9 +1,12 @@
 package daemon
 
 import (
+	"errors"
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/superd-dev/superd/acl"
 	"github.com/superd-dev/superd/config"
@@ -74,6 +77,12 @@ type service struct {
 	spawn   *histogram
 	handler *histogram
 	refusal *refusalLog
+
+	// After a spawn fails for want of descriptors, processes or memory,
+	// the service's loops pause before taking the next client, so clients
+	// wait in the backlog instead of being accepted and dropped.
+	pauseFor   atomic.Int64 // current pause, ns; 0 when not failing
+	pauseUntil atomic.Int64 // unix ns
 }
 
 func newService(name string, st *state, log *slog.Logger) *service {
@@ -99,6 +108,50 @@ func (s *service) update(st *state) {
 func (s *service) refuse(reason acl.Reason, remote string) {
 	s.results[resultIndex(reason)].Add(1)
 	s.refusal.note(string(reason), remote)
+}
+
+// spawnFailed counts a failed start and logs it through the bounded
+// refusal log; a shortage of resources pauses the service.
+func (s *service) spawnFailed(remote string, err error) {
+	s.results[resSpawnError].Add(1)
+	s.refusal.note("spawn_error", remote, "error", err.Error())
+	if !isShortage(err) {
+		return
+	}
+	p := time.Duration(s.pauseFor.Load())
+	if p = nextBackoff(p); p > maxBackoff {
+		p = maxBackoff
+	}
+	s.pauseFor.Store(int64(p))
+	s.pauseUntil.Store(time.Now().Add(p).UnixNano())
+}
+
+// spawnWorked ends a pause.
+func (s *service) spawnWorked() {
+	if s.pauseFor.Load() != 0 {
+		s.pauseFor.Store(0)
+	}
+}
+
+// waitPause sleeps out a pause; false if stop closed meanwhile.
+func (s *service) waitPause(stop <-chan struct{}) bool {
+	until := s.pauseUntil.Load()
+	if until == 0 {
+		return true
+	}
+	if d := time.Until(time.Unix(0, until)); d > 0 {
+		return sleep(d, stop)
+	}
+	return true
+}
+
+func isShortage(err error) bool {
+	for _, e := range []error{unix.EMFILE, unix.ENFILE, unix.EAGAIN, unix.ENOMEM, unix.ENOBUFS} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func exitIndex(e spawner.Exit) int {

@@ -27,6 +27,9 @@ const (
 func (d *Daemon) streamLoop(s *socket) {
 	var delay time.Duration
 	for {
+		if !s.svc.waitPause(s.stop) {
+			return
+		}
 		c, err := s.sock.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || isClosed(s.stop) {
@@ -175,12 +178,12 @@ func (d *Daemon) start(svc *service, st *state, env []string, f spawner.Files, r
 		close(exited)
 	})
 	if err != nil {
-		svc.results[resSpawnError].Add(1)
 		svc.active.Add(-1)
 		ticket.Release()
-		svc.log.Error("spawn failed", "remote", remote, "error", err)
+		svc.spawnFailed(remote, err)
 		return nil, nil
 	}
+	svc.spawnWorked()
 	svc.results[resAccepted].Add(1)
 	svc.spawn.observe(time.Since(accepted))
 	return h, exited

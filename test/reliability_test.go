@@ -262,8 +262,8 @@ func TestReliabilityFDExhaustion(t *testing.T) {
 	if cpu.Seconds() > 0.3*wall.Seconds() {
 		t.Errorf("superd used %v CPU in %v while out of descriptors: spinning on accept", cpu, wall)
 	}
-	t.Logf("log lines so far: %d accept back-offs, %d spawn failures", relCountLog(s, msgIs("accept")), relCountLog(s, msgIs("spawn failed")))
-	if l, ok := s.waitLog(0, msgIs("spawn failed")); ok {
+	t.Logf("log lines so far: %d accept back-offs, %d spawn failures", relCountLog(s, msgIs("accept")), relCountLog(s, msgIs("refused", "reason", "spawn_error")))
+	if l, ok := s.waitLog(0, msgIs("refused", "reason", "spawn_error")); ok {
 		t.Logf("e.g. %s", l)
 	}
 

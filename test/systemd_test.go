@@ -399,7 +399,7 @@ func TestActivationInheritedDatagram(t *testing.T) {
 	}
 	h2NoBindErrors(t, s)
 	for _, l := range s.snapshot() {
-		if l.Msg() == "spawn failed" || l.Msg() == "reply socket" {
+		if (l.Msg() == "refused" && l.Get("reason") == "spawn_error") || l.Msg() == "reply socket" {
 			t.Errorf("log line %s", l)
 		}
 	}
