@@ -17,6 +17,8 @@ func benchStart(b *testing.B, sp *Spec, want path) {
 	onExit := func(e Exit) { done <- e }
 	b.ReportAllocs()
 	b.ResetTimer()
+	n := 0
+	probes0, lookups0 := s.syscallCounts()
 	for b.Loop() {
 		if _, err := s.Start(sp, devNullFiles, "", onExit); err != nil {
 			b.Fatal(err)
@@ -24,7 +26,23 @@ func benchStart(b *testing.B, sp *Spec, want path) {
 		if e := <-done; e.Status != 0 {
 			b.Fatalf("exit %v", e.Status)
 		}
+		n++
 	}
+	probes, lookups := s.syscallCounts()
+	probes, lookups = probes-probes0, lookups-lookups0
+	// The process-group bookkeeping of a handler that leaves nothing
+	// behind: exactly one kill(-pgid, 0), no getpgid.
+	b.ReportMetric(float64(probes)/float64(n), "groupprobes/op")
+	if probes != uint64(n) || lookups != 0 {
+		b.Errorf("%d exits: %d kill(-pgid, 0), %d getpgid, want %d, 0", n, probes, lookups, n)
+	}
+}
+
+// syscallCounts reads the group-probe and getpgid counters.
+func (s *Spawner) syscallCounts() (probes, lookups uint64) {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	return s.groupProbes, s.pgidLookups
 }
 
 func BenchmarkStartPlain(b *testing.B) {

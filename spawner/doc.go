@@ -5,8 +5,12 @@
 // environment, the credentials, umask, nice value and resource limits, the
 // new session and process group, the optional wall-clock timeout, the
 // stderr-to-log pipe and, last, the wait4 that reaps it. The process that
-// uses a Spawner is a child subreaper, so handlers that double-fork are
-// still reaped here and logged as escapees.
+// uses a Spawner is a child subreaper, so every descendant of a handler is
+// reaped here. A handler whose leader exits while other processes of its
+// process group live on (`sleep 3600 & exit 0`) lingers: it is still
+// running for Running, its Timeout and Signal reach the group, and its
+// onExit comes when the group is empty. Processes that left the group's
+// session (setsid) are not waited for; they are logged as escapees.
 //
 // There are three ways to start a handler, chosen per [Spec] so that the
 // common case stays cheap:

@@ -4,6 +4,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // earlyExit is a child reaped before Start registered it, or never
@@ -12,7 +14,13 @@ import (
 type earlyExit struct {
 	status syscall.WaitStatus
 	rusage syscall.Rusage
-	at     time.Time
+	at     time.Time // reaped
+	// alive: it led a process group that still had members when it was
+	// reaped, and no reap has emptied that group since (guarded by
+	// reapMu as well as mu). Start turns such an entry into a lingering
+	// handler. end is when the group was found empty.
+	alive bool
+	end   time.Time
 }
 
 // exitEvent is one finished handler waiting for its onExit.
@@ -31,12 +39,20 @@ type siginfoChld struct {
 	_                     [100]byte
 }
 
-// reaper reaps every child on SIGCHLD and expires unclaimed early exits.
+// lingerCheck is how often the groups of lingering handlers are re-checked
+// besides each reap (see groupAliveLocked for why).
+const lingerCheck = time.Second
+
+// reaper reaps every child on SIGCHLD, expires unclaimed early exits and,
+// while handlers linger, re-checks their groups now and then.
 func (s *Spawner) reaper() {
 	defer s.wg.Done()
 	expiry := time.NewTimer(time.Hour)
 	expiry.Stop()
 	armed := false
+	recheck := time.NewTicker(lingerCheck)
+	recheck.Stop()
+	ticking := false
 	for {
 		s.reapAll()
 		if next, ok := s.nextExpiry(); ok {
@@ -46,14 +62,27 @@ func (s *Spawner) reaper() {
 			expiry.Stop()
 			armed = false
 		}
+		s.reapMu.Lock()
+		tracked := s.tracked
+		s.reapMu.Unlock()
+		if tracked > 0 && !ticking {
+			recheck.Reset(lingerCheck)
+			ticking = true
+		} else if tracked == 0 && ticking {
+			recheck.Stop()
+			ticking = false
+		}
 		select {
 		case <-s.quit:
 			expiry.Stop()
+			recheck.Stop()
 			return
 		case <-s.sigCh:
 		case <-expiry.C:
 			armed = false
 			s.expireEarly(time.Now())
+		case <-recheck.C:
+			s.recheckGroups()
 		}
 	}
 }
@@ -75,47 +104,200 @@ func peekExited() int {
 	}
 }
 
-// reapAll reaps every child that has exited. For a registered handler it
-// first marks it done (without reaping, so its pid cannot be reused), so
-// that no timer or Signal can reach another process's group.
+// reapAll reaps every child that has exited.
 func (s *Spawner) reapAll() {
 	for {
 		pid := peekExited()
 		if pid <= 0 {
 			return
 		}
+		s.reapOne(pid)
+	}
+}
+
+// Lingering handlers and process group reuse.
+//
+// A handler is the leader of its own session and process group (Setsid).
+// When the leader has been reaped but the group still has members (a
+// background child holding the connection), the handler lingers: it keeps
+// its place in handlers (and so in Running), its timer keeps running, and
+// Signal, the timeout and TerminateAll signal the group. It finishes when
+// the group is empty.
+//
+// Sending kill(-pgid, sig) after the leader is gone is safe only while the
+// group is not empty: a pid number stays allocated while any process,
+// zombie included, has it as its pid, process group or session, so pgid
+// cannot name anyone else's group until its last member has been reaped.
+// Every member is a descendant of the handler (only processes of the
+// handler's session can join the group) and, superd being a child
+// subreaper, a member whose parent is gone is our child and its zombie is
+// reaped here, by reapOne, and only here. So reapOne holds reapMu from the
+// wait4 until it has re-checked the group of what it reaped (a member's
+// pgid is read with getpgid while it is still an unreaped zombie) and
+// finished the handler if the group is now empty; and every kill of a
+// handler's group is sent with reapMu held, after checking that the
+// handler is not finished. A kill therefore only ever reaches a group
+// known to be non-empty, i.e. still the handler's.
+//
+// A group can still empty without a reap of ours: when its last member
+// leaves it (setsid, or setpgid to another group of the session), or is
+// reaped by its own parent after that parent left the group. Such a group
+// is noticed empty by the next kill (ESRCH finishes the handler) or by
+// recheckGroups, every lingerCheck. If nothing of the session is left
+// either, pgid could in principle be reused before then; that takes the
+// kernel's pid counter wrapping round pid_max within that second.
+
+// reapOne reaps pid (an exited child) and does the bookkeeping: a
+// registered handler finishes or lingers, a member of a tracked group
+// re-checks it, anything else is kept as an early exit.
+func (s *Spawner) reapOne(pid int) {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	pgid := pid
+	if s.tracked > 0 {
+		// Some group is being watched: was pid one of its members? Not
+		// needed for a registered handler (it leads its own group).
 		s.mu.Lock()
-		h := s.handlers[pid]
+		_, leader := s.handlers[pid]
 		s.mu.Unlock()
-		if h != nil {
-			h.markDone()
+		if !leader {
+			s.pgidLookups++
+			if g, err := unix.Getpgid(pid); err == nil {
+				pgid = g
+			}
 		}
-		var (
-			ws syscall.WaitStatus
-			ru syscall.Rusage
-		)
+	}
+	var (
+		ws syscall.WaitStatus
+		ru syscall.Rusage
+	)
+	for {
 		wpid, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, &ru)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil || wpid != pid {
 			// Someone else reaped it (ForkExec's wait for a failed exec).
-			continue
+			return
 		}
-		now := time.Now()
-		s.mu.Lock()
-		h = s.handlers[pid]
-		if h != nil {
-			delete(s.handlers, pid)
-			s.queue = append(s.queue, exitEvent{h: h, exit: Exit{Pid: pid, Status: ws, Duration: now.Sub(h.start), Rusage: ru}})
-		} else {
-			s.early[pid] = earlyExit{status: ws, rusage: ru, at: now}
+		break
+	}
+	now := time.Now()
+	if pgid != pid {
+		s.reapedMemberLocked(pid, pgid, ws, ru, now)
+		return
+	}
+	// pid led a group (a handler, or a process that made its own group).
+	alive := s.groupAliveLocked(pid)
+	s.mu.Lock()
+	h := s.handlers[pid]
+	if h == nil {
+		s.early[pid] = earlyExit{status: ws, rusage: ru, at: now, alive: alive, end: now}
+		if alive {
+			s.tracked++
 		}
 		s.mu.Unlock()
-		if h != nil {
-			h.markDone()
-			s.kick()
+		return
+	}
+	s.mu.Unlock()
+	h.status, h.rusage = ws, ru
+	if alive {
+		h.state = stateLingering
+		s.lingering[pid] = h
+		s.tracked++
+		return
+	}
+	s.finishLocked(h, now)
+}
+
+// reapedMemberLocked handles the reaped pid whose process group was pgid
+// (another process's): if that group is tracked, it is the group's own
+// process and the group is re-checked; otherwise pid is kept as an early
+// exit (an escapee if nobody claims it). reapMu is held.
+func (s *Spawner) reapedMemberLocked(pid, pgid int, ws syscall.WaitStatus, ru syscall.Rusage, now time.Time) {
+	s.mu.Lock()
+	h := s.lingering[pgid]
+	e, early := s.early[pgid]
+	if h == nil && !(early && e.alive) {
+		s.early[pid] = earlyExit{status: ws, rusage: ru, at: now, end: now}
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	if s.groupAliveLocked(pgid) {
+		return
+	}
+	if h != nil {
+		s.finishLocked(h, now)
+		return
+	}
+	s.mu.Lock()
+	if e, ok := s.early[pgid]; ok && e.alive {
+		e.alive, e.end = false, now
+		s.early[pgid] = e
+		s.tracked--
+	}
+	s.mu.Unlock()
+}
+
+// groupAliveLocked reports whether process group pgid has members (zombies
+// count: they are members until reaped). reapMu is held.
+func (s *Spawner) groupAliveLocked(pgid int) bool {
+	s.groupProbes++
+	return unix.Kill(-pgid, 0) != unix.ESRCH // EPERM: there are members
+}
+
+// finishLocked ends h, whose leader has been reaped and whose group is
+// empty: it leaves handlers and its exit is queued for onExit. reapMu is
+// held.
+func (s *Spawner) finishLocked(h *Handler, end time.Time) {
+	s.mu.Lock()
+	if h.state == stateLingering {
+		delete(s.lingering, h.pid)
+		s.tracked--
+	}
+	h.state = stateDone
+	delete(s.handlers, h.pid)
+	s.queue = append(s.queue, exitEvent{h: h, exit: Exit{Pid: h.pid, Status: h.status, Duration: end.Sub(h.start), Rusage: h.rusage}})
+	s.mu.Unlock()
+	h.stopTimer()
+	s.kick()
+}
+
+// recheckGroups finishes the lingering handlers (and clears the tracked
+// early exits) whose groups emptied without a reap of ours.
+func (s *Spawner) recheckGroups() {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	now := time.Now()
+	s.mu.Lock()
+	hs := make([]*Handler, 0, len(s.lingering))
+	for _, h := range s.lingering {
+		hs = append(hs, h)
+	}
+	var pids []int
+	for pid, e := range s.early {
+		if e.alive {
+			pids = append(pids, pid)
 		}
+	}
+	s.mu.Unlock()
+	for _, h := range hs {
+		if !s.groupAliveLocked(h.pid) {
+			s.finishLocked(h, now)
+		}
+	}
+	for _, pid := range pids {
+		if s.groupAliveLocked(pid) {
+			continue
+		}
+		s.mu.Lock()
+		if e, ok := s.early[pid]; ok && e.alive {
+			e.alive, e.end = false, now
+			s.early[pid] = e
+			s.tracked--
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -143,12 +325,18 @@ func (s *Spawner) nextExpiry() (time.Time, bool) {
 // expireEarly logs and drops the early exits nobody registered in time.
 func (s *Spawner) expireEarly(now time.Time) {
 	var gone []int
+	s.reapMu.Lock()
 	s.mu.Lock()
 	for pid, e := range s.early {
 		if now.Sub(e.at) < s.escapeAfter {
 			continue
 		}
 		delete(s.early, pid)
+		if e.alive {
+			// A process that made its own group and left members behind:
+			// no handler of ours, its group is no longer watched.
+			s.tracked--
+		}
 		// A child whose exec failed exits 253 (syscall.ForkExec); ForkExec
 		// returned an error for it and no pid, so it is not an escapee.
 		if e.status.Exited() && e.status.ExitStatus() == 253 && s.failedForks.Load() > 0 {
@@ -158,6 +346,7 @@ func (s *Spawner) expireEarly(now time.Time) {
 		gone = append(gone, pid)
 	}
 	s.mu.Unlock()
+	s.reapMu.Unlock()
 	for _, pid := range gone {
 		s.escaped.Add(1)
 		s.log.Info("reaped escaped process", "pid", pid)

@@ -41,10 +41,22 @@ type Spawner struct {
 	wg    sync.WaitGroup // reaper, dispatcher, stderr readers
 	close sync.Once
 
+	// reapMu is held across every reap (wait4) together with the
+	// process-group bookkeeping that follows it, and across every kill of
+	// a handler's group, so that a group is only signalled while it is
+	// known to be non-empty (see reapOne). Lock order: reapMu, then a
+	// Handler's mu or mu (never both at once). It guards the fields
+	// below and Handler.state, status and rusage.
+	reapMu      sync.Mutex
+	lingering   map[int]*Handler // handlers whose leader is reaped and whose group has members, by pgid (also under mu)
+	tracked     int              // groups watched: len(lingering) + early exits with alive set
+	groupProbes uint64           // kill(-pgid, 0) calls, for tests
+	pgidLookups uint64           // getpgid calls, for tests
+
 	// mu guards the fields below. It is never held across a fork or a
 	// callback, and never taken while holding a Handler's mu.
 	mu       sync.Mutex
-	handlers map[int]*Handler      // registered and not yet reaped, by pid
+	handlers map[int]*Handler      // registered and not finished (running or lingering), by pid = pgid
 	early    map[int]earlyExit     // reaped before registration (or never registered)
 	queue    []exitEvent           // reaped, onExit not yet called
 	readers  map[*os.File]struct{} // stderr read ends
@@ -83,6 +95,7 @@ func New(o Options) (*Spawner, error) {
 		wake:        make(chan struct{}, 1),
 		quit:        make(chan struct{}),
 		handlers:    make(map[int]*Handler),
+		lingering:   make(map[int]*Handler),
 		early:       make(map[int]earlyExit),
 		readers:     make(map[*os.File]struct{}),
 	}
@@ -162,8 +175,9 @@ func threadStatus() map[string]string {
 	return m
 }
 
-// Running reports the handlers started and not yet finished (reaped and
-// their onExit returned).
+// Running reports the handlers started and not yet finished (their
+// process group empty and their onExit returned); lingering handlers
+// count.
 func (s *Spawner) Running() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -209,7 +223,8 @@ func (s *Spawner) waitIdle(d time.Duration) bool {
 	}
 }
 
-// signalAll sends sig to the process group of every running handler.
+// signalAll sends sig to the process group of every running or lingering
+// handler.
 func (s *Spawner) signalAll(sig syscall.Signal) {
 	s.mu.Lock()
 	hs := make([]*Handler, 0, len(s.handlers))
@@ -224,8 +239,9 @@ func (s *Spawner) signalAll(sig syscall.Signal) {
 
 // TerminateAll is for shutdown: Start refuses from now on; handlers get
 // grace to finish, then SIGTERM to their process groups, then SIGKILL
-// killDelay later (0 means 5s). It returns when every handler has been
-// reaped and its onExit has returned.
+// killDelay later (0 means 5s). Lingering handlers (leader gone, group
+// not empty) are waited for and signalled alike. It returns when every
+// handler's group is empty and its onExit has returned.
 func (s *Spawner) TerminateAll(grace, killDelay time.Duration) {
 	if killDelay <= 0 {
 		killDelay = defaultKillDelay

@@ -68,13 +68,16 @@ type Files struct {
 	StdoutIsStderr bool       // fd 1 is fd 2's target (pass = "fd" with stderr = "log"); Stdout is ignored
 }
 
-// Exit describes a finished handler.
+// Exit describes a finished handler: its process group is empty. A
+// handler whose leader exits while other processes of its group live on
+// (a background child holding the connection) lingers until they are
+// gone; its Timeout still applies to them.
 type Exit struct {
-	Pid      int
-	Status   syscall.WaitStatus
-	Duration time.Duration  // from Start to reaping
-	TimedOut bool           // the Spec's Timeout expired and the group was signalled
-	Rusage   syscall.Rusage // from wait4
+	Pid      int                // the leader's (the group's id)
+	Status   syscall.WaitStatus // the leader's wait status
+	Duration time.Duration      // from Start until the group was found empty
+	TimedOut bool               // the Spec's Timeout expired and the group was signalled
+	Rusage   syscall.Rusage     // the leader's, from wait4 (not the rest of its group)
 }
 
 // Options configure a Spawner.
@@ -91,9 +94,9 @@ type Options struct {
 type Stats struct {
 	Started       uint64 // handlers started
 	StartErrors   uint64 // Start calls that failed
-	Running       int    // handlers not yet reaped (and their onExit not yet returned)
+	Running       int    // handlers whose group is not yet empty or whose onExit has not returned
 	TimedOut      uint64 // handlers signalled because of their Timeout
-	Escaped       uint64 // reaped processes that were not handlers (double-forked grandchildren)
+	Escaped       uint64 // reaped processes that were not handlers, nor of a lingering handler's group (e.g. setsid'd away)
 	StderrLines   uint64 // stderr lines logged
 	StderrDropped uint64 // stderr lines over the rate bound
 }

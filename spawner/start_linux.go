@@ -11,6 +11,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// handlerState is where a handler is in its life; guarded by
+// Spawner.reapMu.
+type handlerState int
+
+const (
+	stateRunning   handlerState = iota // the leader has not been reaped
+	stateLingering                     // the leader is reaped, its group has members
+	stateDone                          // the group is empty: finished
+)
+
 // Handler is one started handler process, the leader of its own session
 // and process group.
 type Handler struct {
@@ -20,9 +30,15 @@ type Handler struct {
 	remote string
 	onExit func(Exit)
 
-	// mu guards the fields below; never held while taking Spawner.mu.
+	// Guarded by Spawner.reapMu (written before publication by Start).
+	state  handlerState
+	status syscall.WaitStatus // the leader's, once reaped
+	rusage syscall.Rusage
+
+	// mu guards the fields below; never held while taking Spawner.mu or
+	// Spawner.reapMu.
 	mu        sync.Mutex
-	done      bool // exited (possibly not yet reaped): its pid must not be signalled
+	done      bool // finished: no timer may be armed
 	timedOut  bool
 	timer     *time.Timer // Timeout, then KillDelay
 	killDelay time.Duration
@@ -35,22 +51,35 @@ func (h *Handler) Pid() int { return h.pid }
 // Remote is the remote string given to Start.
 func (h *Handler) Remote() string { return h.remote }
 
-// Signal sends sig to the handler's process group. After the handler has
-// exited it returns os.ErrProcessDone.
+// Signal sends sig to the handler's process group, also while the handler
+// lingers (its leader has exited, other members of its group have not).
+// Once the group is empty it returns os.ErrProcessDone.
 func (h *Handler) Signal(sig syscall.Signal) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.done {
+	h.s.reapMu.Lock()
+	defer h.s.reapMu.Unlock()
+	return h.signalLocked(sig)
+}
+
+// signalLocked sends sig to the group unless the handler is finished.
+// reapMu is held: the group cannot empty (and its id be reused) meanwhile.
+func (h *Handler) signalLocked(sig syscall.Signal) error {
+	if h.state == stateDone {
 		return os.ErrProcessDone
 	}
-	if err := unix.Kill(-h.pid, sig); err != nil {
+	err := unix.Kill(-h.pid, sig)
+	if err == unix.ESRCH && h.state == stateLingering {
+		// Emptied without a reap of ours (see reapOne).
+		h.s.finishLocked(h, time.Now())
+		return os.ErrProcessDone
+	}
+	if err != nil {
 		return fmt.Errorf("kill process group %d: %w", h.pid, err)
 	}
 	return nil
 }
 
-// markDone records that the process has exited and stops its timer.
-func (h *Handler) markDone() {
+// stopTimer records that the handler has finished and stops its timer.
+func (h *Handler) stopTimer() {
 	h.mu.Lock()
 	h.done = true
 	if h.timer != nil {
@@ -65,7 +94,7 @@ func (h *Handler) wasTimedOut() bool {
 	return h.timedOut
 }
 
-// armTimeout starts the Timeout timer unless the handler is already done.
+// armTimeout starts the Timeout timer unless the handler has finished.
 func (h *Handler) armTimeout(timeout, killDelay time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -77,21 +106,26 @@ func (h *Handler) armTimeout(timeout, killDelay time.Duration) {
 }
 
 // expire runs on the Timeout: SIGTERM to the group, then SIGKILL
-// KillDelay later.
+// KillDelay later. The timer keeps running while the handler lingers.
 func (h *Handler) expire() {
+	h.s.reapMu.Lock()
+	defer h.s.reapMu.Unlock()
+	if h.state == stateDone {
+		return
+	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.done {
-		return
-	}
-	if !h.timedOut {
+	first := !h.timedOut
+	if first {
 		h.timedOut = true
-		h.s.timedOut.Add(1)
-		_ = unix.Kill(-h.pid, syscall.SIGTERM)
 		h.timer = time.AfterFunc(h.killDelay, h.expire)
-		return
 	}
-	_ = unix.Kill(-h.pid, syscall.SIGKILL)
+	h.mu.Unlock()
+	sig := syscall.SIGKILL
+	if first {
+		h.s.timedOut.Add(1)
+		sig = syscall.SIGTERM
+	}
+	_ = h.signalLocked(sig)
 }
 
 // path is how a Spec gets started.
@@ -116,7 +150,9 @@ func (s *Spawner) pathFor(sp *Spec) path {
 // Start starts a handler for sp with the descriptor table f. remote is
 // kept for the caller (Handler.Remote). onExit, if not nil, is called once,
 // from the Spawner's dispatcher goroutine, after the handler has been
-// reaped; it should not block for long. The descriptors in f stay the
+// reaped and its process group is empty (a handler whose leader exits
+// leaving background processes in its group lingers until they are gone,
+// under the same Timeout); it should not block for long. The descriptors in f stay the
 // caller's. Start returns once the handler's program has been executed
 // (for the helper path: once the helper has).
 func (s *Spawner) Start(sp *Spec, f Files, remote string, onExit func(Exit)) (*Handler, error) {
@@ -203,10 +239,7 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Ex
 
 	s.mu.Lock()
 	e, early := s.early[pid]
-	if early {
-		delete(s.early, pid)
-		s.queue = append(s.queue, exitEvent{h: h, exit: Exit{Pid: pid, Status: e.status, Duration: e.at.Sub(h.start), Rusage: e.rusage}})
-	} else {
+	if !early {
 		s.handlers[pid] = h
 	}
 	if rd != nil {
@@ -218,10 +251,10 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Ex
 	if rd != nil {
 		go s.readStderr(rd, sp.Service, pid)
 	}
-	if early {
-		h.markDone()
-		s.kick()
-	} else if sp.Timeout > 0 {
+	if early && !s.claimEarly(h, e) {
+		return h, nil
+	}
+	if sp.Timeout > 0 {
 		kd := sp.KillDelay
 		if kd <= 0 {
 			kd = defaultKillDelay
@@ -229,6 +262,39 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Ex
 		h.armTimeout(sp.Timeout, kd)
 	}
 	return h, nil
+}
+
+// claimEarly takes over the early exit of h's pid (its leader was reaped
+// before Start registered it; seen is the entry as Start found it). If
+// the leader left a non-empty group, h lingers and claimEarly reports
+// true; otherwise h's exit is queued.
+func (s *Spawner) claimEarly(h *Handler, seen earlyExit) bool {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	s.mu.Lock()
+	e, ok := s.early[h.pid]
+	if !ok {
+		// Expired meanwhile (escapeAfter): its group, if any, is no
+		// longer watched, so h cannot linger safely.
+		e = seen
+	}
+	delete(s.early, h.pid)
+	h.status, h.rusage = e.status, e.rusage
+	if ok && e.alive {
+		// Still tracked (tracked stays as it is): every reap since has
+		// re-checked the group under reapMu, so it still has members.
+		h.state = stateLingering
+		s.handlers[h.pid] = h
+		s.lingering[h.pid] = h
+		s.mu.Unlock()
+		return true
+	}
+	h.state = stateDone
+	s.queue = append(s.queue, exitEvent{h: h, exit: Exit{Pid: h.pid, Status: e.status, Duration: e.end.Sub(h.start), Rusage: e.rusage}})
+	s.mu.Unlock()
+	h.stopTimer()
+	s.kick()
+	return false
 }
 
 // fdTable builds fds 0..3 for the child; wr is the stderr pipe's write end.

@@ -138,17 +138,19 @@ func TestHostileHandlers(t *testing.T) {
 		t.Run("forker", func(t *testing.T) {
 			t.Parallel()
 			c := dial(t, "forker")
-			l := exitOf(t, "forker")
-			if l.Get("status") != "success" {
-				t.Errorf("forker: %s, want status=success", l)
-			}
-			// The background sleep inherited the connection (as stdout) and
-			// holds it open after the handler exits: the client sees EOF when
-			// it ends. The handler's timeout does not reach it (the handler
-			// is gone); superd reaps it as an escapee.
+			// The background sleep inherited the connection (as stdout)
+			// and stays in the handler's process group after the shell
+			// exits: the handler lingers, keeps its instance slot, and its
+			// timeout reaches the sleep, so the client sees EOF at the
+			// timeout rather than when the sleep would end.
 			d := eof(t, c, 8*time.Second)
-			t.Logf("forker: handler exited at once; client saw EOF after %v more (background sleep 3, timeout 1s)", d.Round(time.Millisecond))
-			s.mustLog(8*time.Second, "reaped escaped process", msgIs("reaped escaped process"))
+			t.Logf("forker: client saw EOF after %v (background sleep 3s, timeout 1s)", d.Round(time.Millisecond))
+			if d > 2500*time.Millisecond {
+				t.Errorf("forker: EOF after %v, want about 1s (the timeout)", d)
+			}
+			if l := exitOf(t, "forker"); l.Get("status") != "timeout" {
+				t.Errorf("forker: %s, want status=timeout", l)
+			}
 		})
 		t.Run("stubborn", func(t *testing.T) {
 			t.Parallel()
@@ -214,8 +216,8 @@ func TestHostileHandlers(t *testing.T) {
 	for _, st := range []string{"success", "failure", "signal", "timeout"} {
 		t.Logf("superd_handler_exits_total{status=%s} = %v", st, relMetric(text, "superd_handler_exits_total", "status", st))
 	}
-	if n := relMetric(text, "superd_handler_exits_total", "status", "timeout"); n != 4 {
-		t.Errorf("%v handler exits with status timeout, want 4 (hang, noread, stubborn, noisy)", n)
+	if n := relMetric(text, "superd_handler_exits_total", "status", "timeout"); n != 5 {
+		t.Errorf("%v handler exits with status timeout, want 5 (hang, noread, stubborn, noisy, forker)", n)
 	}
 }
 
