@@ -13,7 +13,7 @@ TEST_TIMEOUT ?= 12m
 
 export CGO_ENABLED := 0
 
-.PHONY: all build test test-deps unit integration race fuzz bench run install vet fmt clean
+.PHONY: all build test test-deps race fuzz bench gobench run install vet clean
 
 all: build
 
@@ -48,11 +48,18 @@ FUZZTIME ?= 30s
 fuzz:
 	@for pkg in ./config ./acl ./listener ./builtin ./convert; do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg || exit 1; \
 		done; \
 	done
 
+# Side-by-side benchmark against xinetd, openbsd-inetd, tcpserver and a C
+# accept-fork-exec baseline (installs them when run as root); writes
+# BENCHMARKS.md. QUICK=1 for a short run.
 bench:
+	bash bench/run.sh
+
+# Go micro-benchmarks of the packages (accept, acl, spawn paths).
+gobench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 vet:

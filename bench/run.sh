@@ -165,7 +165,14 @@ else
 fi
 (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$B/loadgen" ./bench/loadgen) || die "loadgen does not build"
 (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$B/report" ./bench/report) || die "report does not build"
-gcc -O2 -static -o "$B/hello" "$ROOT/bench/c/hello.c" || die "hello.c does not build (static: needs libc6-dev)"
+# hello without libc where the architecture allows (see hello.c), else glibc static.
+if gcc -O2 -static -nostdlib -fno-stack-protector -DHELLO_NOLIBC -o "$B/hello" "$ROOT/bench/c/hello.c" 2>/dev/null &&
+	[[ $("$B/hello") == hello ]]; then
+	HELLO_KIND="static, no libc (\`gcc -O2 -static -nostdlib -DHELLO_NOLIBC\`)"
+else
+	gcc -O2 -static -o "$B/hello" "$ROOT/bench/c/hello.c" || die "hello.c does not build (static: needs libc6-dev)"
+	HELLO_KIND="static glibc (\`gcc -O2 -static\`)"
+fi
 gcc -O2 -o "$B/forkexec" "$ROOT/bench/c/forkexec.c" || die "forkexec.c does not build"
 BIN_OF[superd]=$B/superd
 BIN_OF[c-forkexec]=$B/forkexec
@@ -176,6 +183,17 @@ CAT=/bin/cat
 
 # ---------------------------------------------------------------- machine
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# How busy the CPUs are before we start (the load average lags by minutes).
+cpu_busy_pct() { # over 1 s, from /proc/stat
+	local a b
+	a=($(head -1 /proc/stat))
+	sleep 1
+	b=($(head -1 /proc/stat))
+	awk -v t0="$(IFS=+; echo "$((${a[*]:1}))")" -v t1="$(IFS=+; echo "$((${b[*]:1}))")" \
+		-v i0="$((a[4] + a[5]))" -v i1="$((b[4] + b[5]))" \
+		'BEGIN { d = t1 - t0; p = d > 0 ? 100 * (1 - (i1 - i0) / d) : 0; printf "%.0f", p }'
+}
+BUSY_START=$(cpu_busy_pct)
 {
 	echo "## Machine"
 	echo
@@ -189,12 +207,14 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "| OS | $(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-?}") |"
 	echo "| Go | $(go version | cut -d' ' -f3-) |"
 	echo "| superd | $("$B/superd" version 2>&1 | head -1) (git $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?')) |"
+	echo "| hello handler | $HELLO_KIND |"
 	echo "| run | REPS=$REPS DUR=${DUR}s CONCS=\"$CONCS\" SCALE=\"$SCALE\" QUICK=$QUICK, handlers run as $BENCH_USER |"
 	echo "| somaxconn / port range / tw_reuse | $(cat /proc/sys/net/core/somaxconn) / $(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range) / $(cat /proc/sys/net/ipv4/tcp_tw_reuse) |"
-	echo "| load average at start | $LOAD_START |"
+	echo "| CPU busy before the start / load average | ${BUSY_START}% / $LOAD_START |"
 } >"$T/machine.md"
-if awk -v l="${LOAD_START%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > 0.5 * n) }'; then
-	log "warning: load average $LOAD_START: the machine is busy, numbers will be noisy"
+if ((BUSY_START > 20)); then
+	log "warning: the CPUs are ${BUSY_START}% busy before the benchmark: numbers will be noisy"
+	BUSY="**Warning: the CPUs were ${BUSY_START}% busy just before this ran (load average $LOAD_START on $(nproc) CPUs): other processes competed for them, so the numbers are noisy. Re-run on an idle machine.**"
 fi
 
 # ---------------------------------------------------------------- configs
@@ -332,10 +352,10 @@ bg() {
 
 wait_port() { # wait_port PORT PID: until something accepts on 127.0.0.1:PORT
 	local port=$1 pid=$2
-	for _ in $(seq 200); do
+	for _ in $(seq 1000); do
 		kill -0 "$pid" 2>/dev/null || return 1
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-		sleep 0.05
+		sleep 0.01
 	done
 	return 1
 }
@@ -343,7 +363,9 @@ wait_port() { # wait_port PORT PID: until something accepts on 127.0.0.1:PORT
 wait_log() { # wait_log FILE REGEX COUNT TIMEOUT_S PID: until COUNT lines match
 	local f=$1 re=$2 n=$3 t=$4 pid=$5 i
 	for ((i = 0; i < t * 200; i++)); do
-		(($(grep -c -E "$re" "$f" 2>/dev/null || true) >= n)) && return 0
+		local got
+		got=$(grep -c -E "$re" "$f" 2>/dev/null || true)
+		((${got:-0} >= n)) && return 0
 		kill -0 "$pid" 2>/dev/null || return 1
 		sleep 0.005
 	done
@@ -538,30 +560,42 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 
 # ---------------------------------------------------------------- profile
+perf_top() { # perf_top N REPORT_ARGS...: the first N lines of a perf report
+	local n=$1
+	shift
+	{ perf report -i "$T/perf.data" "$@" 2>/dev/null | grep -v -e '^#' -e '^$' | head -n "$n"; } || true
+}
 if [[ $PROFILE == 1 ]]; then
 	: >"$T/profile.md"
 	if [[ " ${RUNNING[*]} " == *" superd "* ]] && have perf && perf record -o "$T/perf.test" -- true >/dev/null 2>&1; then
-		log "profiling superd under hello c=32 for ${DUR}s"
-		"$LG" -addr "127.0.0.1:$(port superd hello)" -c 32 -d "$((DUR + 2))s" -expect 'hello\n' >"$T/profile.lg" 2>&1 &
+		PDUR=$((DUR < 5 ? 5 : DUR))
+		log "profiling superd under hello c=32 for ${PDUR}s"
+		"$LG" -addr "127.0.0.1:$(port superd hello)" -c 32 -d "$((PDUR + 2))s" -expect 'hello\n' >"$T/profile.lg" 2>&1 &
 		lgpid=$!
 		sleep 1
-		perf record -F 1999 -g -p "${PID_OF[superd]}" -o "$T/perf.data" -- sleep "$DUR" >"$T/perf.out" 2>&1 || true
+		perf record -F 1999 -g -p "${PID_OF[superd]}" -o "$T/perf.data" -- sleep "$PDUR" >"$T/perf.out" 2>&1 || true
 		wait "$lgpid" || true
 		{
 			echo "## Profile: superd under hello, c = 32"
 			echo
-			echo "\`perf record -F 1999 -g -p PID\` of the superd process for ${DUR}s (children forked by it are counted until they exec). Load: $(head -1 "$T/profile.lg")"
+			echo "\`perf record -F 1999 -g -p PID\` of the superd process for ${PDUR}s; forked children are followed, and until they exec they are \`superd\` too. Load meanwhile: $(head -1 "$T/profile.lg")"
 			echo
-			echo "Self time, top symbols:"
-			echo
-			echo '```'
-			perf report -i "$T/perf.data" --no-children --stdio --sort comm,dso,sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
-			echo '```'
-			echo
-			echo "Including callees (children), top entries:"
+			echo "Samples by command (the rest of the machine is not recorded):"
 			echo
 			echo '```'
-			perf report -i "$T/perf.data" --children --stdio --sort sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+			perf_top 10 --no-children --stdio --sort comm -g none
+			echo '```'
+			echo
+			echo "\`superd\` samples, self time by symbol:"
+			echo
+			echo '```'
+			perf_top 45 --comms superd --no-children --stdio --sort dso,sym -g none
+			echo '```'
+			echo
+			echo "\`superd\` samples, including callees:"
+			echo
+			echo '```'
+			perf_top 60 --comms superd --children --stdio --sort sym -g none
 			echo '```'
 			echo
 		} >"$T/profile.md"
@@ -676,6 +710,7 @@ done
 {
 	echo "| load average at end | $(cut -d' ' -f1-3 /proc/loadavg) |"
 	echo
+	[[ -n ${BUSY:-} ]] && { echo "$BUSY"; echo; }
 	if [[ -n ${SUPERD_ERRS:-} ]]; then
 		echo "superd logged $SUPERD_ERRS error and $SUPERD_WARNS warning lines during the load runs."
 		if [[ -s $T/superd.errors ]]; then
@@ -690,7 +725,7 @@ done
 
 extra=()
 [[ -s $T/profile.md ]] && extra=(-extra "$T/profile.md")
-"$B/report" -in "$RES" -machine "$T/machine.md" "${extra[@]+"${extra[@]}"}" >"$T/report.md"
+"$B/report" -in "$RES" -udp-timeout "$UDP_TIMEOUT" -machine "$T/machine.md" "${extra[@]+"${extra[@]}"}" >"$T/report.md"
 cat "$T/report.md"
 if [[ $OUT != - ]]; then
 	cp "$T/report.md" "$OUT"

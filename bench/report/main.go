@@ -50,6 +50,7 @@ func main() {
 	in := flag.String("in", "", "results.jsonl from run.sh")
 	machine := flag.String("machine", "", "markdown file describing the machine (copied in)")
 	extra := flag.String("extra", "", "markdown file appended at the end (optional)")
+	flag.StringVar(&udpTimeout, "udp-timeout", "250ms", "the per-request UDP timeout used (for the text)")
 	flag.Parse()
 	recs, err := read(*in)
 	if err != nil {
@@ -83,6 +84,8 @@ func main() {
 		}
 	}
 }
+
+var udpTimeout string
 
 func read(path string) ([]Record, error) {
 	f, err := os.Open(path)
@@ -377,8 +380,10 @@ func refusals(w io.Writer, recs []Record) {
 
 func udp(w io.Writer, recs []Record) {
 	simple(w, recs, "udp", "## UDP request/reply",
-		"Each request is one datagram `ping\\n` from a fresh client socket, answered by one datagram; timeout 1 s. "+
-			"`superd-builtin` is `builtin = \"echo\"` (no fork), `superd-cat` forks `/bin/cat` per datagram, xinetd and inetd use their internal echo.")
+		"Each request is one datagram `ping\\n` from a fresh client socket, answered by one datagram; a request unanswered after "+udpTimeout+" counts as a timeout. "+
+			"`superd-builtin` is `builtin = \"echo\"` (no fork), `superd-cat` forks `/bin/cat` per datagram, xinetd uses its internal echo "+
+			"(which drains its socket after each reply, so requests that arrive meanwhile are lost: its timeouts). "+
+			"openbsd-inetd runs internal services only on their /etc/services port, so it is not measured here.")
 }
 
 func scale(w io.Writer, recs []Record) {
