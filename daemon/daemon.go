@@ -58,6 +58,9 @@ type socket struct {
 	sock *listener.Socket
 	addr listener.Addr // as configured
 	stop chan struct{} // closed when the socket is retired
+
+	waiting   atomic.Int32 // stream acceptors blocked in accept
+	acceptors atomic.Int32 // extra stream acceptors running
 }
 
 // New makes a Daemon; Start gives it a configuration.
@@ -176,7 +179,7 @@ func (d *Daemon) serve(s *socket) {
 		case st.svc.Protocol == "udp":
 			d.datagramLoop(s)
 		default:
-			d.streamLoop(s)
+			d.streamLoop(s, false)
 		}
 	}()
 }

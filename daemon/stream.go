@@ -22,15 +22,27 @@ const (
 	maxBackoff = time.Second
 )
 
+// maxAcceptors bounds the goroutines accepting (and spawning) on one
+// socket at once.
+const maxAcceptors = 16
+
 // streamLoop accepts connections of a nowait TCP or Unix service until the
-// socket is retired.
-func (d *Daemon) streamLoop(s *socket) {
+// socket is retired. It starts a handler in the goroutine that accepted
+// the connection: handing each connection to a new goroutine costs a
+// thread wake-up on the way to every fork. So that spawns still overlap,
+// an acceptor about to spawn first makes sure another one is waiting in
+// accept, starting one if needed (at most maxAcceptors); an extra acceptor
+// retires once another one is waiting again. The first one (extra false)
+// stays for the socket's life.
+func (d *Daemon) streamLoop(s *socket, extra bool) {
 	var delay time.Duration
 	for {
 		if !s.svc.waitPause(s.stop) {
 			return
 		}
+		s.waiting.Add(1)
 		c, err := s.sock.Accept()
+		s.waiting.Add(-1)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || isClosed(s.stop) {
 				return
@@ -50,8 +62,29 @@ func (d *Daemon) streamLoop(s *socket) {
 			continue
 		}
 		delay = 0
-		d.handleConn(s.svc, c)
+		d.handleConn(s, c)
+		if extra && s.waiting.Load() > 0 {
+			s.acceptors.Add(-1)
+			return
+		}
 	}
+}
+
+// ensureAcceptor starts another acceptor for s unless one is waiting in
+// accept already or there are maxAcceptors.
+func (d *Daemon) ensureAcceptor(s *socket) {
+	if s.waiting.Load() > 0 || isClosed(s.stop) {
+		return
+	}
+	if n := s.acceptors.Add(1); n > maxAcceptors {
+		s.acceptors.Add(-1)
+		return
+	}
+	d.loops.Add(1)
+	go func() {
+		defer d.loops.Done()
+		d.streamLoop(s, true)
+	}()
 }
 
 func nextBackoff(d time.Duration) time.Duration {
@@ -87,7 +120,8 @@ func isClosed(c <-chan struct{}) bool {
 
 // handleConn decides on one accepted connection and hands it on. It owns
 // c.FD and closes it on every path.
-func (d *Daemon) handleConn(svc *service, c listener.Conn) {
+func (d *Daemon) handleConn(s *socket, c listener.Conn) {
+	svc := s.svc
 	accepted := time.Now()
 	st := svc.state.Load()
 	var client netip.Addr
@@ -105,15 +139,18 @@ func (d *Daemon) handleConn(svc *service, c listener.Conn) {
 		return
 	}
 	svc.active.Add(1)
-	d.loops.Add(1)
-	go func() {
-		defer d.loops.Done()
-		if st.builtin != "" {
+	if st.builtin != "" {
+		// Builtin sessions last as long as their clients: each gets a
+		// goroutine.
+		d.loops.Add(1)
+		go func() {
+			defer d.loops.Done()
 			d.serveBuiltin(svc, st, c, ticket, accepted)
-			return
-		}
-		d.spawnConn(svc, st, c, ticket, accepted)
-	}()
+		}()
+		return
+	}
+	d.ensureAcceptor(s)
+	d.spawnConn(svc, st, c, ticket, accepted)
 }
 
 func (d *Daemon) serveBuiltin(svc *service, st *state, c listener.Conn, ticket acl.Ticket, accepted time.Time) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -46,6 +47,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	// Handlers asking for umask 022 need no per-spawn change.
 	unix.Umask(0o022)
+	setProcs()
 
 	cfg, ok := loadConfig(*dir, stderr)
 	if !ok {
@@ -92,6 +94,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 		d.Shutdown()
 		return exitError
 	}
+	// Parsing and binding leave garbage behind; give it back, so an idle
+	// superd costs only what it holds.
+	debug.FreeOSMemory()
 	n := len(enabled(cfg))
 	log.Info("ready", "services", n)
 	r.notify.send("READY=1\n" + r.status())
@@ -159,6 +164,7 @@ func (r *runner) reload(reg *prometheus.Registry) {
 	if err := r.setMetrics(reg, cfg); err != nil {
 		r.log.Error("metrics", "error", err)
 	}
+	debug.FreeOSMemory()
 	r.log.Info("reloaded", "services", len(enabled(cfg)))
 	r.notify.send("READY=1\n" + r.status())
 }
