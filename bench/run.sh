@@ -443,14 +443,38 @@ rss_kb() { # VmRSS of PID in KiB (0 if gone)
 	echo 0
 }
 
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || true)
+[[ $CLK_TCK =~ ^[1-9][0-9]*$ ]] || CLK_TCK=100
+# cpu_ticks PID [all]: utime+stime of PID in clock ticks; with "all" also
+# its reaped children's (cutime+cstime). Prints nothing when
+# /proc/PID/stat cannot be read.
+cpu_ticks() {
+	local st f
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	st=${st##*) } # after "pid (comm) ": f[0] is field 3 (state)
+	read -r -a f <<<"$st"
+	((${#f[@]} > 14)) || return 0
+	[[ ${f[11]}${f[12]}${f[13]}${f[14]} =~ ^[0-9]+$ ]] || return 0
+	if [[ ${2:-} == all ]]; then
+		echo $((f[11] + f[12] + f[13] + f[14]))
+	else
+		echo $((f[11] + f[12]))
+	fi
+}
+
 declare -A MAXRSS=()
 # load KIND SERVER HANDLER C REP PORT LOADGEN_ARGS...: one loadgen run,
-# sampling the server's RSS; appends a record to $RES.
+# sampling the server's RSS and CPU time (own for load runs, with its
+# reaped children for refusals); appends a record to $RES.
 load() {
 	local kind=$1 s=$2 h=$3 c=$4 rep=$5 port=$6
 	shift 6
 	local pid=${PID_OF[$s]:-} out=$T/lg.json lgpid r max=${MAXRSS[$s]:-0}
 	[[ $h == echo && -n ${PID_OF[$s-echo]:-} ]] && pid=${PID_OF[$s-echo]}
+	[[ $h == deny && -n ${PID_OF[$s-deny]:-} ]] && pid=${PID_OF[$s-deny]}
+	local which="" cpu0="" cpu1="" cpuf=""
+	case $kind in load) which=self ;; refuse) which=all ;; esac
+	[[ -n $pid && -n $which ]] && cpu0=$(cpu_ticks "$pid" "$which")
 	"$LG" -addr "127.0.0.1:$port" -c "$c" -d "${DUR}s" -json "$@" >"$out" 2>"$T/lg.err" &
 	lgpid=$!
 	while kill -0 "$lgpid" 2>/dev/null; do
@@ -460,16 +484,29 @@ load() {
 		fi
 		sleep 0.2
 	done
+	# Refusals: let the server reap its last children (xinetd and tcpserver
+	# fork before they check the rules) so their time is in cutime/cstime.
+	[[ $kind == refuse ]] && sleep 0.5
+	[[ -n $cpu0 ]] && cpu1=$(cpu_ticks "$pid" "$which")
 	if ! wait "$lgpid" || [[ ! -s $out ]]; then
 		log "loadgen failed for $kind $s $h c=$c: $(cat "$T/lg.err")"
 		return 0
 	fi
 	[[ $kind == load ]] && MAXRSS[$s]=$max
-	printf '{"kind":"%s","server":"%s","handler":"%s","c":%d,"rep":%d,"r":%s}\n' "$kind" "$s" "$h" "$c" "$rep" "$(cat "$out")" >>"$RES"
-	local rate errs
+	if [[ -n $cpu0 && -n $cpu1 ]]; then
+		cpuf=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$CLK_TCK" -v ch="$([[ $which == all ]] && echo true || echo false)" \
+			'BEGIN { printf ",\"cpu_s\":%.4f,\"cpu_children\":%s", (b - a) / t, ch }')
+	fi
+	printf '{"kind":"%s","server":"%s","handler":"%s","c":%d,"rep":%d,"r":%s%s}\n' "$kind" "$s" "$h" "$c" "$rep" "$(cat "$out")" "$cpuf" >>"$RES"
+	local rate errs ok us="" cpulog=""
 	rate=$(sed -n 's/.*"rate_per_s":\([0-9.]*\).*/\1/p' "$out")
 	errs=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' "$out")
-	log "$(printf '%-7s %-16s %-6s c=%-4d rep %d: %8.1f/s  errors %s' "$kind" "$s" "$h" "$c" "$rep" "${rate:-0}" "${errs:-?}")"
+	ok=$(sed -n 's/.*"ok":\([0-9]*\).*/\1/p' "$out")
+	if [[ -n $cpu0 && -n $cpu1 && ${ok:-0} -gt 0 ]]; then
+		us=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$CLK_TCK" -v n="$ok" 'BEGIN { printf "%.1f", (b - a) / t * 1e6 / n }')
+	fi
+	[[ -n $which ]] && cpulog="  server CPU ${us:-—} µs/conn"
+	log "$(printf '%-7s %-16s %-6s c=%-4d rep %d: %8.1f/s  errors %s%s' "$kind" "$s" "$h" "$c" "$rep" "${rate:-0}" "${errs:-?}" "$cpulog")"
 }
 
 # ---------------------------------------------------------------- runs

@@ -44,6 +44,10 @@ type Record struct {
 	Status   string  `json:"status"`
 	Version  string  `json:"version"`
 	Note     string  `json:"note"`
+	// CPU is the server process's CPU time during the run (utime+stime,
+	// plus cutime+cstime of its reaped children when CPUChildren), in s.
+	CPU         *float64 `json:"cpu_s"`
+	CPUChildren bool     `json:"cpu_children"`
 }
 
 func main() {
@@ -147,15 +151,20 @@ func ints(recs []Record, kind string, f func(Record) int) []int {
 type agg struct {
 	n                  int
 	rate, p50, p99, mx []float64
+	cpuUS              []float64 // server CPU µs per successful connection, per run
 	fb50               []float64
 	errs               int64
 	kinds              map[string]int64
 	sample             map[string]string
 }
 
-func (a *agg) add(l *Load) {
+func (a *agg) add(r Record) {
+	l := r.R
 	if l == nil {
 		return
+	}
+	if r.CPU != nil && l.OK > 0 {
+		a.cpuUS = append(a.cpuUS, *r.CPU*1e6/float64(l.OK))
 	}
 	a.n++
 	a.rate = append(a.rate, l.Rate)
@@ -224,7 +233,7 @@ func group(recs []Record, kind string) map[string]*agg {
 		if m[k] == nil {
 			m[k] = &agg{}
 		}
-		m[k].add(r.R)
+		m[k].add(r)
 	}
 	return m
 }
@@ -291,21 +300,24 @@ func tcp(w io.Writer, recs []Record) {
 	}
 	fmt.Fprintln(w)
 
-	fmt.Fprintln(w, "### Per server: ratios, latency and errors")
+	fmt.Fprintln(w, "### Per server: ratios, CPU, latency and errors")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| handler | c | server | conn/s | × xinetd | × C | first byte p50 ms | p50 ms | p99 ms | max ms | errors |")
-	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "CPU µs/conn: the server process's own CPU time (utime+stime from `/proc/PID/stat`, handlers and other children excluded) "+
+		"over the run divided by the connections served: the super-server's overhead per connection.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| handler | c | server | conn/s | CPU µs/conn | × xinetd | × C | first byte p50 ms | p50 ms | p99 ms | max ms | errors |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	var samples []string
 	for _, h := range handlers {
 		for _, c := range cs {
 			for _, s := range srv {
 				a := g[fmt.Sprintf("%s|%s|%d", s, h, c)]
 				if a == nil {
-					fmt.Fprintf(w, "| %s | %d | %s | not run | | | | | | | |\n", h, c, s)
+					fmt.Fprintf(w, "| %s | %d | %s | not run | | | | | | | | |\n", h, c, s)
 					continue
 				}
 				r := median(a.rate)
-				fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", h, c, s, num(r),
+				fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", h, c, s, num(r), num(median(a.cpuUS)),
 					ratio(r, rate("xinetd", h, c)), ratio(r, rate("c-forkexec", h, c)),
 					num(median(a.fb50)), num(median(a.p50)), num(median(a.p99)), num(maxOf(a.mx)), a.errText())
 				for k, v := range a.sample {
@@ -337,10 +349,13 @@ func maxOf(v []float64) float64 {
 	return m
 }
 
-func simple(w io.Writer, recs []Record, kind, title, intro string) {
+// simple writes a table per server and c; when cpuCol is not empty and the
+// runs have CPU samples it adds the server CPU µs per success (cpuCol is
+// its heading) and xinetd's figure divided by each server's.
+func simple(w io.Writer, recs []Record, kind, title, intro, cpuCol string) map[string]*agg {
 	srv := order(recs, kind)
 	if len(srv) == 0 {
-		return
+		return nil
 	}
 	g := map[string]*agg{}
 	for _, r := range recs {
@@ -351,31 +366,69 @@ func simple(w io.Writer, recs []Record, kind, title, intro string) {
 		if g[k] == nil {
 			g[k] = &agg{}
 		}
-		g[k].add(r.R)
+		g[k].add(r)
 	}
 	cs := ints(recs, kind, func(r Record) int { return r.C })
 	fmt.Fprintln(w, title)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, intro)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| server | c | per second | p50 ms | p99 ms | max ms | errors |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|")
+	withCPU := false
+	for _, a := range g {
+		withCPU = withCPU || (cpuCol != "" && len(a.cpuUS) > 0)
+	}
+	cpu := func(s string, c int) float64 {
+		if a := g[fmt.Sprintf("%s|%d", s, c)]; a != nil {
+			return median(a.cpuUS)
+		}
+		return math.NaN()
+	}
+	if withCPU {
+		fmt.Fprintln(w, "| server | c | per second | "+cpuCol+" | xinetd / this (CPU) | p50 ms | p99 ms | max ms | errors |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	} else {
+		fmt.Fprintln(w, "| server | c | per second | p50 ms | p99 ms | max ms | errors |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|")
+	}
 	for _, s := range srv {
 		for _, c := range cs {
 			a := g[fmt.Sprintf("%s|%d", s, c)]
 			if a == nil {
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s |\n", s, c, num(median(a.rate)), num(median(a.p50)), num(median(a.p99)), num(maxOf(a.mx)), a.errText())
+			cpuCells := ""
+			if withCPU {
+				cpuCells = fmt.Sprintf(" %s | %s |", num(cpu(s, c)), ratio(cpu("xinetd", c), cpu(s, c)))
+			}
+			fmt.Fprintf(w, "| %s | %d | %s |%s %s | %s | %s | %s |\n", s, c, num(median(a.rate)), cpuCells, num(median(a.p50)), num(median(a.p99)), num(maxOf(a.mx)), a.errText())
 		}
 	}
 	fmt.Fprintln(w)
+	if withCPU {
+		var parts []string
+		for _, c := range cs {
+			su, xi := cpu("superd", c), cpu("xinetd", c)
+			if math.IsNaN(su) || math.IsNaN(xi) || su == 0 {
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("c = %d: superd %s µs vs xinetd %s µs, superd's refusal %s cheaper", c, num(su), num(xi), ratio(xi, su)))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintln(w, "**Server CPU per refusal, xinetd / superd:** "+strings.Join(parts, "; ")+".")
+			fmt.Fprintln(w)
+		}
+	}
+	return g
 }
 
 func refusals(w io.Writer, recs []Record) {
 	simple(w, recs, "refuse", "## Refusals (denied source)",
 		"Clients connect from 127.0.0.2, which the service denies (superd `access { deny = [\"127.0.0.2\"] }`, xinetd `no_access = 127.0.0.2`). "+
-			"A success is a connection accepted and closed with no bytes: the cost of saying no.")
+			"A success is a connection accepted and closed with no bytes: the cost of saying no. "+
+			"Server CPU µs/refusal: the server process's CPU time including its reaped children (utime+stime+cutime+cstime from `/proc/PID/stat`, "+
+			"sampled before the run and 0.5 s after it so the last children are reaped) divided by the refused connections; "+
+			"xinetd and tcpserver fork a child per connection before they check their rules, superd refuses in its own process. "+
+			"`xinetd / this`: how many times cheaper than xinetd's refusal this server's is.", "server CPU µs/refusal")
 }
 
 func udp(w io.Writer, recs []Record) {
@@ -383,7 +436,7 @@ func udp(w io.Writer, recs []Record) {
 		"Each request is one datagram `ping\\n` from a fresh client socket, answered by one datagram; a request unanswered after "+udpTimeout+" counts as a timeout. "+
 			"`superd-builtin` is `builtin = \"echo\"` (no fork), `superd-cat` forks `/bin/cat` per datagram, xinetd uses its internal echo "+
 			"(which drains its socket after each reply, so requests that arrive meanwhile are lost: its timeouts). "+
-			"openbsd-inetd runs internal services only on their /etc/services port, so it is not measured here.")
+			"openbsd-inetd runs internal services only on their /etc/services port, so it is not measured here.", "")
 }
 
 func scale(w io.Writer, recs []Record) {
