@@ -64,7 +64,7 @@ func (d *Daemon) datagramLoop(s *socket) {
 			svc.results[resAccepted].Add(1)
 			out := builtin.Reply(st.builtin, buf[:dg.N], now, st.loc, reply[:0])
 			if out != nil {
-				d.sendReply(svc, dg, out)
+				d.sendReply(s, dg, out)
 			}
 			ticket.Release()
 			continue
@@ -79,14 +79,12 @@ func (d *Daemon) datagramLoop(s *socket) {
 	}
 }
 
-func (d *Daemon) sendReply(svc *service, dg listener.Datagram, out []byte) {
-	fd, err := listener.DialReply(dg.Local, dg.Remote)
-	if err != nil {
-		svc.log.Warn("reply socket", "remote", dg.Remote.String(), "error", err)
-		return
+// sendReply answers a datagram from the listening socket itself, from
+// the address the client reached.
+func (d *Daemon) sendReply(s *socket, dg listener.Datagram, out []byte) {
+	if err := s.sock.Reply(dg.Local, dg.Remote, out); err != nil {
+		s.svc.log.Debug("reply", "remote", dg.Remote.String(), "error", err)
 	}
-	unix.Write(fd, out)
-	unix.Close(fd)
 }
 
 // spawnDatagram starts a handler for one datagram: the payload on a pipe

@@ -59,7 +59,16 @@ func bindInet(a Addr, o Options) (*Socket, error) {
 		return nil, os.NewSyscallError("socket", err)
 	}
 	v6only := family == unix.AF_INET6 && !a.DualStack
-	if err := setupInet(fd, a, o, ip, family, sotype, v6only); err != nil {
+	steered, err := setupInet(fd, a, o, ip, family, sotype, v6only, true)
+	if err == errShared {
+		unix.Close(fd)
+		fd, err = unix.Socket(family, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, os.NewSyscallError("socket", err)
+		}
+		steered, err = setupInet(fd, a, o, ip, family, sotype, v6only, false)
+	}
+	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -68,6 +77,7 @@ func bindInet(a Addr, o Options) (*Socket, error) {
 		return nil, err
 	}
 	s.v6only = v6only
+	s.steered = steered
 	s.listening = sotype == unix.SOCK_STREAM
 	if err := s.fillInet(); err != nil {
 		s.f.Close()
@@ -76,29 +86,37 @@ func bindInet(a Addr, o Options) (*Socket, error) {
 	return s, nil
 }
 
-// setupInet sets the options, binds and listens.
-func setupInet(fd int, a Addr, o Options, ip netip.Addr, family, sotype int, v6only bool) error {
+// setupInet sets the options, binds and listens. With steer, a UDP socket
+// is bound as the first member of its reuseport group with steerFirst
+// attached where possible (steered), or errShared is returned when
+// another socket has the address; without, it joins that socket's group
+// (see steer_linux.go).
+func setupInet(fd int, a Addr, o Options, ip netip.Addr, family, sotype int, v6only, steer bool) (steered bool, err error) {
 	if family == unix.AF_INET6 {
 		if err := setInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only, "IPV6_V6ONLY"); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if err := setOptions(fd, o, family, sotype); err != nil {
-		return err
+		return false, err
 	}
 	sa, err := inetSockaddr(family, ip, a.Port)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if sotype == unix.SOCK_DGRAM {
+		if steer {
+			return bindSteered(fd, sa)
+		}
+		return false, bindShared(fd, sa)
 	}
 	if err := unix.Bind(fd, sa); err != nil {
-		return os.NewSyscallError("bind", err)
+		return false, os.NewSyscallError("bind", err)
 	}
-	if sotype == unix.SOCK_STREAM {
-		if err := unix.Listen(fd, o.backlog()); err != nil {
-			return os.NewSyscallError("listen", err)
-		}
+	if err := unix.Listen(fd, o.backlog()); err != nil {
+		return false, os.NewSyscallError("listen", err)
 	}
-	return nil
+	return false, nil
 }
 
 // setOptions applies the socket options of o that fit the socket type.

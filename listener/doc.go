@@ -44,5 +44,7 @@
 //
 // A UDP nowait service reads one datagram with RecvFrom and answers it
 // from a socket made by DialReply(d.Local, d.Remote), which is bound to the
-// address the client reached and connected to the client.
+// address the client reached and connected to the client. A builtin
+// answers with s.Reply(d.Local, d.Remote, out) instead, from the
+// listening socket itself.
 package listener

@@ -30,6 +30,7 @@ type Socket struct {
 	scope     uint32 // sin6_scope_id of the bound address
 	listening bool   // SO_ACCEPTCONN
 	inherited bool
+	steered   bool // UDP: first of its reuseport group, steerFirst attached
 
 	// unlinkPath is the unix socket path this Socket bound itself (empty
 	// for inet and inherited sockets); unlinkDev/unlinkIno identify the
@@ -49,7 +50,7 @@ type Socket struct {
 func newSocket(fd int, a Addr, family, sotype int) (*Socket, error) {
 	s := &Socket{fd: fd, addr: a, family: family, sotype: sotype}
 	if sotype == unix.SOCK_DGRAM {
-		s.ops.New = func() any { op := &recvOp{}; op.fn = op.recv; return op }
+		s.ops.New = func() any { op := &recvOp{}; op.fn, op.sfn = op.recv, op.send; return op }
 	} else {
 		s.ops.New = func() any { op := &acceptOp{}; op.fn = op.accept; return op }
 	}
@@ -159,6 +160,11 @@ func (s *Socket) Close() error {
 		return fmt.Errorf("close %s %s: %w", s.addr.Network, s.addr, closedError{})
 	}
 	uerr := s.unlinkOwned()
+	if s.steered {
+		// The reuseport group outlives the listener while reply sockets
+		// remain: its program must not (steer_linux.go).
+		_ = s.rc.Control(func(fd uintptr) { detachSteer(int(fd)) })
+	}
 	if err := s.f.Close(); err != nil {
 		return fmt.Errorf("close %s %s: %w", s.addr.Network, s.addr, err)
 	}

@@ -23,7 +23,8 @@ type Datagram struct {
 	Local netip.AddrPort
 }
 
-// recvOp is the scratch state of one recvmsg, pooled per Socket. oob is
+// recvOp is the scratch state of one recvmsg (or of Reply's sendmsg),
+// pooled per Socket. oob is
 // made of uint64s so that the control messages in it are aligned.
 type recvOp struct {
 	rsa   unix.RawSockaddrAny
@@ -33,7 +34,8 @@ type recvOp struct {
 	flags int
 	n     int
 	errno syscall.Errno
-	fn    func(uintptr) bool
+	fn    func(uintptr) bool // op.recv
+	sfn   func(uintptr)      // op.send (Reply)
 }
 
 // recv is the poller callback: false (wait) on EAGAIN, true otherwise.
