@@ -32,8 +32,9 @@ const maxAcceptors = 16
 // thread wake-up on the way to every fork. So that spawns still overlap,
 // an acceptor about to spawn first makes sure another one is waiting in
 // accept, starting one if needed (at most maxAcceptors); an extra acceptor
-// retires once another one is waiting again. The first one (extra false)
-// stays for the socket's life.
+// retires once two others are waiting again, so a steady load keeps its
+// acceptors instead of starting a goroutine per connection. The first one
+// (extra false) stays for the socket's life.
 func (d *Daemon) streamLoop(s *socket, extra bool) {
 	var delay time.Duration
 	for {
@@ -63,7 +64,7 @@ func (d *Daemon) streamLoop(s *socket, extra bool) {
 		}
 		delay = 0
 		d.handleConn(s, c)
-		if extra && s.waiting.Load() > 0 {
+		if extra && s.waiting.Load() > 1 {
 			s.acceptors.Add(-1)
 			return
 		}
