@@ -55,6 +55,7 @@ func (s *Spawner) reaper() {
 	ticking := false
 	for {
 		s.reapAll()
+		s.deliver()
 		if next, ok := s.nextExpiry(); ok {
 			expiry.Reset(time.Until(next))
 			armed = true
@@ -207,7 +208,7 @@ func (s *Spawner) reapOne(pid int) {
 		s.tracked++
 		return
 	}
-	s.finishLocked(h, now)
+	s.finishQuietLocked(h, now)
 }
 
 // reapedMemberLocked handles the reaped pid whose process group was pgid
@@ -228,7 +229,7 @@ func (s *Spawner) reapedMemberLocked(pid, pgid int, ws syscall.WaitStatus, ru sy
 		return
 	}
 	if h != nil {
-		s.finishLocked(h, now)
+		s.finishQuietLocked(h, now)
 		return
 	}
 	s.mu.Lock()
@@ -251,6 +252,14 @@ func (s *Spawner) groupAliveLocked(pgid int) bool {
 // empty: it leaves handlers and its exit is queued for onExit. reapMu is
 // held.
 func (s *Spawner) finishLocked(h *Handler, end time.Time) {
+	s.finishQuietLocked(h, end)
+	s.kick()
+}
+
+// finishQuietLocked is finishLocked without waking the dispatcher: for the
+// reaper, which delivers the queue itself right after reaping, saving a
+// goroutine wake-up per handler. reapMu is held.
+func (s *Spawner) finishQuietLocked(h *Handler, end time.Time) {
 	s.mu.Lock()
 	if h.state == stateLingering {
 		delete(s.lingering, h.pid)
@@ -261,7 +270,6 @@ func (s *Spawner) finishLocked(h *Handler, end time.Time) {
 	s.queue = append(s.queue, exitEvent{h: h, exit: Exit{Pid: h.pid, Status: h.status, Duration: end.Sub(h.start), Rusage: h.rusage}})
 	s.mu.Unlock()
 	h.stopTimer()
-	s.kick()
 }
 
 // recheckGroups finishes the lingering handlers (and clears the tracked
@@ -362,21 +370,28 @@ func (s *Spawner) dispatcher() {
 			return
 		case <-s.wake:
 		}
-		for {
-			s.mu.Lock()
-			batch := s.queue
-			s.queue = nil
-			s.mu.Unlock()
-			if len(batch) == 0 {
-				break
+		s.deliver()
+	}
+}
+
+// deliver runs onExit for every queued exit. The reaper calls it after
+// each round of reaping, the dispatcher for exits that other goroutines
+// (timers, signals) queued.
+func (s *Spawner) deliver() {
+	for {
+		s.mu.Lock()
+		batch := s.queue
+		s.queue = nil
+		s.mu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		for _, ev := range batch {
+			ev.exit.TimedOut = ev.h.wasTimedOut()
+			if ev.h.onExit != nil {
+				ev.h.onExit(ev.exit)
 			}
-			for _, ev := range batch {
-				ev.exit.TimedOut = ev.h.wasTimedOut()
-				if ev.h.onExit != nil {
-					ev.h.onExit(ev.exit)
-				}
-				s.finished()
-			}
+			s.finished()
 		}
 	}
 }

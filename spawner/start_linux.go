@@ -149,7 +149,7 @@ func (s *Spawner) pathFor(sp *Spec) path {
 
 // Start starts a handler for sp with the descriptor table f. remote is
 // kept for the caller (Handler.Remote). onExit, if not nil, is called once,
-// from the Spawner's dispatcher goroutine, after the handler has been
+// from the Spawner's reaper or dispatcher goroutine, after the handler has been
 // reaped and its process group is empty (a handler whose leader exits
 // leaving background processes in its group lingers until they are gone,
 // under the same Timeout); it should not block for long. The descriptors in f stay the
