@@ -321,8 +321,8 @@ func h2DialFrom(src, addr string) (net.Conn, error) {
 	return c, nil
 }
 
-// fetch connects to a TCP addr (from src if not "") and reads to EOF,
-// without t: for goroutines and retries.
+// h2Fetch connects to a TCP addr (from src if not ""), sends in,
+// half-closes and reads to EOF, without t: for goroutines and retries.
 func h2Fetch(src, addr, in string) (string, error) {
 	var c net.Conn
 	var err error
@@ -340,8 +340,8 @@ func h2Fetch(src, addr, in string) (string, error) {
 		if _, err := io.WriteString(c, in); err != nil {
 			return "", err
 		}
-		c.(*net.TCPConn).CloseWrite()
 	}
+	c.(*net.TCPConn).CloseWrite()
 	b, err := io.ReadAll(c)
 	return string(b), err
 }

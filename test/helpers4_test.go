@@ -150,22 +150,7 @@ func relCPU(t *testing.T, pid int) time.Duration {
 
 // relTry connects to addr, sends in, half-closes and reads to EOF; it
 // returns what came back. For goroutines: no t.
-func relTry(addr, in string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, ioTimeout)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(ioTimeout))
-	if in != "" {
-		if _, err := io.WriteString(c, in); err != nil {
-			return "", err
-		}
-	}
-	c.(*net.TCPConn).CloseWrite()
-	b, err := io.ReadAll(c)
-	return string(b), err
-}
+func relTry(addr, in string) (string, error) { return h2Fetch("", addr, in) }
 
 // relProber checks a service every interval until stopped and counts the
 // round trips that failed.
