@@ -174,3 +174,19 @@ func list(ss []string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// setHandler writes a service's protocol, listen address and what runs:
+// a builtin, or the mode, command and argv0 of a program.
+func (b *body) setHandler(protocol, listen, builtin string, wait bool, command []string, argv0 string) {
+	b.set("protocol", quote(protocol))
+	b.set("listen", list([]string{listen}))
+	if builtin != "" {
+		b.set("builtin", quote(builtin))
+		return
+	}
+	b.set("mode", quote(modeName(wait)))
+	b.set("command", list(command))
+	if argv0 != "" {
+		b.set("argv0", quote(argv0))
+	}
+}

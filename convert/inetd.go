@@ -170,16 +170,8 @@ func (c *conv) inetdLine(file string, ln int, f []string, host string, disabled 
 		return
 	}
 
-	b.set("protocol", quote(network))
-	b.set("listen", list([]string{listen}))
-	if builtin != "" {
-		b.set("builtin", quote(builtin))
-	} else {
-		b.set("mode", quote(modeName(wait)))
-		b.set("command", list(command))
-		if argv0 != "" {
-			b.set("argv0", quote(argv0))
-		}
+	b.setHandler(network, listen, builtin, wait, command, argv0)
+	if builtin == "" {
 		u, g := inetdUser(user)
 		if strings.Contains(user, "/") {
 			b.note("note: login class of %q left out", user)

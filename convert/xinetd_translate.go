@@ -182,17 +182,7 @@ func (c *conv) xservice(e *xentry, def xattrs) {
 	if builtin == "" && eff("user").first() == "" {
 		c.lose(b, e.file, e.line, "no user: superd needs one when it runs as root")
 	}
-	b.set("protocol", quote(proto))
-	b.set("listen", list([]string{listen}))
-	if builtin != "" {
-		b.set("builtin", quote(builtin))
-	} else {
-		b.set("mode", quote(modeName(wait)))
-		b.set("command", list(command))
-		if argv0 != "" {
-			b.set("argv0", quote(argv0))
-		}
-	}
+	b.setHandler(proto, listen, builtin, wait, command, argv0)
 
 	// A wait-mode udp service gets no access rules from superd's defaults:
 	// copy xinetd's into the service.
