@@ -439,13 +439,19 @@ func udp(w io.Writer, recs []Record) {
 			"openbsd-inetd runs internal services only on their /etc/services port, so it is not measured here.", "")
 }
 
-func scale(w io.Writer, recs []Record) {
-	var rows []Record
+// ofKind returns the records of one kind, in order.
+func ofKind(recs []Record, kind string) []Record {
+	var out []Record
 	for _, r := range recs {
-		if r.Kind == "scale" {
-			rows = append(rows, r)
+		if r.Kind == kind {
+			out = append(out, r)
 		}
 	}
+	return out
+}
+
+func scale(w io.Writer, recs []Record) {
+	rows := ofKind(recs, "scale")
 	if len(rows) == 0 {
 		return
 	}
@@ -468,12 +474,7 @@ func scale(w io.Writer, recs []Record) {
 }
 
 func rss(w io.Writer, recs []Record) {
-	var rows []Record
-	for _, r := range recs {
-		if r.Kind == "rss" {
-			rows = append(rows, r)
-		}
-	}
+	rows := ofKind(recs, "rss")
 	if len(rows) == 0 {
 		return
 	}
