@@ -232,6 +232,12 @@ func (s *Spawner) reapedMemberLocked(pid, pgid int, ws syscall.WaitStatus, ru sy
 		s.finishQuietLocked(h, now)
 		return
 	}
+	s.endEarly(pgid, now)
+}
+
+// endEarly records that the group of an early exit (a leader reaped before
+// Start claimed it) has emptied.
+func (s *Spawner) endEarly(pgid int, now time.Time) {
 	s.mu.Lock()
 	if e, ok := s.early[pgid]; ok && e.alive {
 		e.alive, e.end = false, now
@@ -296,16 +302,9 @@ func (s *Spawner) recheckGroups() {
 		}
 	}
 	for _, pid := range pids {
-		if s.groupAliveLocked(pid) {
-			continue
+		if !s.groupAliveLocked(pid) {
+			s.endEarly(pid, now)
 		}
-		s.mu.Lock()
-		if e, ok := s.early[pid]; ok && e.alive {
-			e.alive, e.end = false, now
-			s.early[pid] = e
-			s.tracked--
-		}
-		s.mu.Unlock()
 	}
 }
 
