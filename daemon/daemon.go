@@ -193,13 +193,7 @@ func (d *Daemon) tickRefusals() {
 		case <-d.done:
 			return
 		case now := <-t.C:
-			d.mu.Lock()
-			svcs := make([]*service, 0, len(d.services))
-			for _, s := range d.services {
-				svcs = append(svcs, s)
-			}
-			d.mu.Unlock()
-			for _, s := range svcs {
+			for _, s := range d.serviceList() {
 				s.refusal.tick(now)
 			}
 		}
@@ -208,4 +202,15 @@ func (d *Daemon) tickRefusals() {
 
 func bindError(name string, a listener.Addr, err error) error {
 	return fmt.Errorf("service %s: listen %s %s: %w", name, a.Network, a.String(), err)
+}
+
+// serviceList is a snapshot of the configured services.
+func (d *Daemon) serviceList() []*service {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	svcs := make([]*service, 0, len(d.services))
+	for _, s := range d.services {
+		svcs = append(svcs, s)
+	}
+	return svcs
 }

@@ -18,12 +18,7 @@ type Stats struct {
 
 // Stats returns a snapshot of every service's counters.
 func (d *Daemon) Stats() Stats {
-	d.mu.Lock()
-	svcs := make([]*service, 0, len(d.services))
-	for _, s := range d.services {
-		svcs = append(svcs, s)
-	}
-	d.mu.Unlock()
+	svcs := d.serviceList()
 	sort.Slice(svcs, func(i, j int) bool { return svcs[i].name < svcs[j].name })
 	out := Stats{
 		Services:        make([]ServiceStats, 0, len(svcs)),
