@@ -1,9 +1,8 @@
 package daemon
 
 import (
+	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -187,25 +186,7 @@ func baseEnv(svc config.Service, proto string, env environ) []string {
 // socketKey identifies a socket that a reload may keep: same service,
 // protocol, mode, address and binding options.
 func socketKey(name string, st *state, a listener.Addr) string {
-	var b strings.Builder
-	b.WriteString(name)
-	b.WriteByte('|')
-	b.WriteString(st.svc.Mode)
-	b.WriteByte('|')
-	b.WriteString(a.Network)
-	b.WriteByte('|')
-	b.WriteString(a.String())
 	o := st.listen
-	b.WriteString("|" + itoa(o.Backlog) + "|" + btoa(o.Keepalive) + btoa(o.NoDelay) + btoa(o.FreeBind))
-	b.WriteString("|" + itoa(int(o.UnixMode)) + "|" + itoa(o.UnixUID) + "|" + itoa(o.UnixGID))
-	return b.String()
+	return fmt.Sprintf("%s|%s|%s|%s|%d|%t|%t|%t|%o|%d|%d", name, st.svc.Mode, a.Network, a.String(),
+		o.Backlog, o.Keepalive, o.NoDelay, o.FreeBind, o.UnixMode, o.UnixUID, o.UnixGID)
 }
-
-func btoa(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }
