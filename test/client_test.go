@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -233,6 +234,23 @@ func children(pid int) []string {
 		state, ppid, comm, ok := procStat(p)
 		if ok && ppid == pid {
 			out = append(out, fmt.Sprintf("%d %s %s", p, comm, state))
+		}
+	}
+	return out
+}
+
+// serviceChildren lists pid's children that belong to service: their
+// environment (the exec helper's too) holds SUPERD_SERVICE=service.
+// Zombies have no environment left and are not listed; superd holds
+// their instance slot until it reaps them.
+func serviceChildren(pid int, service string) []string {
+	want := []byte("\x00SUPERD_SERVICE=" + service + "\x00")
+	var out []string
+	for _, c := range children(pid) {
+		p, _, _ := strings.Cut(c, " ")
+		env, err := os.ReadFile("/proc/" + p + "/environ")
+		if err == nil && bytes.Contains(append([]byte{0}, env...), want) {
+			out = append(out, c)
 		}
 	}
 	return out

@@ -321,7 +321,7 @@ func TestReliabilityUDPFlood(t *testing.T) {
 	go func() {
 		defer close(sampled)
 		for {
-			if n := len(children(s.Pid)); n > maxKids {
+			if n := len(serviceChildren(s.Pid, "ucat")); n > maxKids {
 				maxKids = n
 			}
 			select {
@@ -382,13 +382,13 @@ func TestReliabilityUDPFlood(t *testing.T) {
 	close(stopSample)
 	<-sampled
 	ok, failures, worst := probe.Stop()
-	t.Logf("udp flood: %d echo + %d cat datagrams sent in %v; probe %d ok, %d failed, slowest %v; at most %d handler processes",
+	t.Logf("udp flood: %d echo + %d cat datagrams sent in %v; probe %d ok, %d failed, slowest %v; at most %d ucat handler processes",
 		echoN, catN, sent.Round(time.Millisecond), ok, len(failures), worst.Round(time.Millisecond), maxKids)
 	if len(failures) > 0 {
 		t.Errorf("tcp probe failed during the udp flood: %q", failures)
 	}
 	if maxKids > inst {
-		t.Errorf("%d handler processes during the flood, want at most %d (instances = %d)", maxKids, inst, inst)
+		t.Errorf("%d ucat handler processes during the flood, want at most %d (instances = %d)", maxKids, inst, inst)
 	}
 
 	t.Run("reserved source port", func(t *testing.T) {
