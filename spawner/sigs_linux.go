@@ -74,8 +74,11 @@ func ignoredSignals() []syscall.Signal {
 // disposition survives fork and execve, while the runtime resets the
 // signals it handles to SIG_DFL in a forked child before exec. The process
 // itself keeps ignoring them: ch is never read and drops what arrives.
-// It returns the signals still ignored (those the runtime will not handle,
-// 32 and 33), which only the exec helper can reset.
+// The runtime will not handle 32 and 33 (the C library's internal
+// signals, unused by a Go program without cgo): those are set to SIG_DFL
+// in superd itself, so that the plain fork path passes nothing ignored
+// on. It returns the signals still ignored, which only the exec helper
+// can reset.
 func unignoreSignals(ch chan os.Signal) (stuck []syscall.Signal) {
 	ign := ignoredSignals()
 	if len(ign) == 0 {
@@ -87,7 +90,14 @@ func unignoreSignals(ch chan os.Signal) (stuck []syscall.Signal) {
 	}
 	signal.Notify(ch, sigs...)
 	for _, s := range ign {
-		if h, err := sigHandler(int(s)); err == nil && h == sigIGN {
+		if h, err := sigHandler(int(s)); err != nil || h != sigIGN {
+			continue
+		}
+		if err := setSigDefault(int(s)); err != nil {
+			stuck = append(stuck, s)
+			continue
+		}
+		if h, err := sigHandler(int(s)); err != nil || h == sigIGN {
 			stuck = append(stuck, s)
 		}
 	}

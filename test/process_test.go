@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -224,5 +225,33 @@ func TestProcessState(t *testing.T) {
 				t.Logf("handler's parent is %d, superd is %d", r.Ppid, s.Pid)
 			}
 		})
+	}
+}
+
+// TestIgnoredSignal32 starts superd with signal 32 ignored, as a parent
+// that is not a Go program can leave it (the Go runtime never takes 32 or
+// 33 over, and a disposition of SIG_IGN survives fork and exec). superd
+// resets it in itself, so handlers start clean on the plain fork path
+// rather than every one going through the slower exec helper.
+func TestIgnoredSignal32(t *testing.T) {
+	// Not parallel: the disposition is the whole test process's.
+	type sigaction struct{ handler, flags, restorer, mask uint64 }
+	var old sigaction
+	ign := sigaction{handler: 1} // SIG_IGN
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, 32, uintptr(unsafe.Pointer(&ign)), uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
+		t.Fatalf("ignore signal 32: %v", e)
+	}
+	s := startSuperd(t, map[string]string{
+		"svc.hcl": service("ps", `listen = ["127.0.0.1:0"]`, userLine, `command = `+handlerCmd("report", "1")),
+	})
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, 32, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0); e != 0 {
+		t.Fatalf("restore signal 32: %v", e)
+	}
+	r, _ := getReport(t, "tcp", s.addr("ps"))
+	if r.Status["SigIgn"] != "0000000000000000" {
+		t.Errorf("handler SigIgn = %s, want 0", r.Status["SigIgn"])
+	}
+	if strings.Contains(s.logText(), "exec helper") {
+		t.Errorf("superd forced the exec helper:\n%s", s.logText())
 	}
 }
