@@ -23,6 +23,7 @@ type Conn struct {
 // (a method value made once) and sockaddr buffer are reused, so Accept
 // allocates nothing for TCP.
 type acceptOp struct {
+	s     *Socket
 	rsa   unix.RawSockaddrAny
 	alen  uint32
 	nfd   int
@@ -30,14 +31,25 @@ type acceptOp struct {
 	fn    func(uintptr) bool
 }
 
-// accept is the poller callback: false (wait) on EAGAIN, true otherwise.
+// accept is the poller callback: false (wait in the poller) on EAGAIN,
+// unless the socket is busy and the callback may wait in poll(2) itself
+// (hotWait); true otherwise.
 func (op *acceptOp) accept(fd uintptr) bool {
 	op.alen = unix.SizeofSockaddrAny
 	r, _, e := unix.Syscall6(unix.SYS_ACCEPT4, fd,
 		uintptr(unsafe.Pointer(&op.rsa)), uintptr(unsafe.Pointer(&op.alen)),
 		unix.SOCK_CLOEXEC, 0, 0)
-	if e == unix.EAGAIN {
-		return false
+	for e == unix.EAGAIN {
+		if !op.s.hotWait(fd) {
+			return false
+		}
+		op.alen = unix.SizeofSockaddrAny
+		r, _, e = unix.Syscall6(unix.SYS_ACCEPT4, fd,
+			uintptr(unsafe.Pointer(&op.rsa)), uintptr(unsafe.Pointer(&op.alen)),
+			unix.SOCK_CLOEXEC, 0, 0)
+	}
+	if e == 0 {
+		op.s.markBusy()
 	}
 	op.nfd, op.errno = int(r), e
 	return true
@@ -53,7 +65,7 @@ func (op *acceptOp) getsockname(fd int) syscall.Errno {
 
 var errNotListening = errors.New("socket is not listening")
 
-// Accept waits through the poller for a connection and accepts it with
+// Accept waits for a connection (see hot_linux.go for how) and accepts it with
 // accept4(SOCK_CLOEXEC) and without SOCK_NONBLOCK: Conn.FD is blocking and
 // close-on-exec. Temporary errors (see IsTemporary) call for a back-off;
 // after Close the error wraps net.ErrClosed.
@@ -61,8 +73,8 @@ func (s *Socket) Accept() (Conn, error) {
 	if !s.listening {
 		return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, errNotListening)
 	}
-	op := s.ops.Get().(*acceptOp)
-	defer s.ops.Put(op)
+	op := s.getAcceptOp()
+	defer s.putAcceptOp(op)
 	if err := s.rc.Read(op.fn); err != nil {
 		return Conn{}, s.opError("accept", err)
 	}

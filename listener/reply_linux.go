@@ -22,8 +22,8 @@ func (s *Socket) Reply(local, remote netip.AddrPort, b []byte) error {
 	if s.sotype != unix.SOCK_DGRAM {
 		return fmt.Errorf("reply %s %s: %w", s.addr.Network, s.addr, errNotDatagram)
 	}
-	op := s.ops.Get().(*recvOp)
-	defer s.ops.Put(op)
+	op := s.getRecvOp()
+	defer s.putRecvOp(op)
 	if err := op.prepareSend(s, local, remote, b); err != nil {
 		return fmt.Errorf("reply %s -> %s: %w", local, remote, err)
 	}

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,19 +41,46 @@ type Socket struct {
 
 	closed atomic.Bool
 
-	// ops holds per-call scratch state (*acceptOp or *recvOp) so that the
-	// hot path does not allocate a closure and sockaddr per call.
-	ops sync.Pool
+	// born is when the Socket was made; lastConn is when Accept last
+	// returned a connection, in nanoseconds since born (hot_linux.go).
+	// hot is set while a goroutine waits in poll(2) for a connection.
+	born     time.Time
+	lastConn atomic.Int64
+	hot      atomic.Bool
+
+	// A spare per-call scratch state (an acceptOp or a recvOp, by socket
+	// type) so that the hot path does not allocate a closure and sockaddr
+	// per call; concurrent calls beyond the first allocate their own.
+	spareAccept atomic.Pointer[acceptOp]
+	spareRecv   atomic.Pointer[recvOp]
 }
+
+func (s *Socket) getAcceptOp() *acceptOp {
+	if op := s.spareAccept.Swap(nil); op != nil {
+		return op
+	}
+	op := &acceptOp{s: s}
+	op.fn = op.accept
+	return op
+}
+
+func (s *Socket) putAcceptOp(op *acceptOp) { s.spareAccept.Store(op) }
+
+func (s *Socket) getRecvOp() *recvOp {
+	if op := s.spareRecv.Swap(nil); op != nil {
+		return op
+	}
+	op := &recvOp{}
+	op.fn, op.sfn = op.recv, op.send
+	return op
+}
+
+func (s *Socket) putRecvOp(op *recvOp) { s.spareRecv.Store(op) }
 
 // newSocket wraps a non-blocking fd whose bound state is already known.
 func newSocket(fd int, a Addr, family, sotype int) (*Socket, error) {
-	s := &Socket{fd: fd, addr: a, family: family, sotype: sotype}
-	if sotype == unix.SOCK_DGRAM {
-		s.ops.New = func() any { op := &recvOp{}; op.fn, op.sfn = op.recv, op.send; return op }
-	} else {
-		s.ops.New = func() any { op := &acceptOp{}; op.fn = op.accept; return op }
-	}
+	s := &Socket{fd: fd, addr: a, family: family, sotype: sotype, born: time.Now()}
+	s.lastConn.Store(-int64(hotWindow)) // not busy
 	s.f = os.NewFile(uintptr(fd), "socket:"+a.Network+":"+a.String())
 	rc, err := s.f.SyscallConn()
 	if err != nil {

@@ -82,8 +82,8 @@ func (s *Socket) RecvFrom(buf []byte) (Datagram, error) {
 	if s.sotype != unix.SOCK_DGRAM {
 		return Datagram{}, fmt.Errorf("recvmsg %s %s: %w", s.addr.Network, s.addr, errNotDatagram)
 	}
-	op := s.ops.Get().(*recvOp)
-	defer s.ops.Put(op)
+	op := s.getRecvOp()
+	defer s.putRecvOp(op)
 	if err := s.recvmsg(op, buf, 0, true); err != nil {
 		return Datagram{}, s.opError("recvmsg", err)
 	}
@@ -110,8 +110,8 @@ func (s *Socket) PeekFrom() (netip.AddrPort, error) {
 	if s.sotype != unix.SOCK_DGRAM {
 		return netip.AddrPort{}, fmt.Errorf("peek %s %s: %w", s.addr.Network, s.addr, errNotDatagram)
 	}
-	op := s.ops.Get().(*recvOp)
-	defer s.ops.Put(op)
+	op := s.getRecvOp()
+	defer s.putRecvOp(op)
 	if err := s.recvmsg(op, nil, unix.MSG_PEEK, false); err != nil {
 		return netip.AddrPort{}, s.opError("peek", err)
 	}
@@ -126,8 +126,8 @@ func (s *Socket) Discard() error {
 	if s.sotype != unix.SOCK_DGRAM {
 		return fmt.Errorf("discard %s %s: %w", s.addr.Network, s.addr, errNotDatagram)
 	}
-	op := s.ops.Get().(*recvOp)
-	defer s.ops.Put(op)
+	op := s.getRecvOp()
+	defer s.putRecvOp(op)
 	if err := s.recvmsg(op, nil, unix.MSG_TRUNC, false); err != nil {
 		return s.opError("discard", err)
 	}
