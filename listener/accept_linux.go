@@ -23,24 +23,32 @@ type Conn struct {
 // (a method value made once) and sockaddr buffer are reused, so Accept
 // allocates nothing for TCP.
 type acceptOp struct {
-	s     *Socket
-	rsa   unix.RawSockaddrAny
-	alen  uint32
-	nfd   int
-	errno syscall.Errno
-	fn    func(uintptr) bool
+	s      *Socket
+	rsa    unix.RawSockaddrAny
+	alen   uint32
+	nfd    int
+	errno  syscall.Errno
+	orIdle bool // AcceptOrIdle: report idle rather than wait in the poller
+	idle   bool // set by accept: no connection, and orIdle
+	fn     func(uintptr) bool
 }
 
 // accept is the poller callback: false (wait in the poller) on EAGAIN,
 // unless the socket is busy and the callback may wait in poll(2) itself
-// (hotWait); true otherwise.
+// (hotWait), or it is AcceptOrIdle's and reports idle instead; true
+// otherwise.
 func (op *acceptOp) accept(fd uintptr) bool {
+	op.idle = false
 	op.alen = unix.SizeofSockaddrAny
 	r, _, e := unix.Syscall6(unix.SYS_ACCEPT4, fd,
 		uintptr(unsafe.Pointer(&op.rsa)), uintptr(unsafe.Pointer(&op.alen)),
 		unix.SOCK_CLOEXEC, 0, 0)
 	for e == unix.EAGAIN {
 		if !op.s.hotWait(fd) {
+			if op.orIdle {
+				op.idle = true
+				return true
+			}
 			return false
 		}
 		op.alen = unix.SizeofSockaddrAny
@@ -69,14 +77,31 @@ var errNotListening = errors.New("socket is not listening")
 // accept4(SOCK_CLOEXEC) and without SOCK_NONBLOCK: Conn.FD is blocking and
 // close-on-exec. Temporary errors (see IsTemporary) call for a back-off;
 // after Close the error wraps net.ErrClosed.
-func (s *Socket) Accept() (Conn, error) {
+func (s *Socket) Accept() (Conn, error) { return s.accept(false) }
+
+// AcceptOrIdle is Accept for a caller that waits for quiet sockets
+// elsewhere (a Watcher): while the socket is busy it waits for the next
+// connection in poll(2) as Accept does, but where Accept would wait in
+// the runtime poller, once the socket has been quiet for a while, it
+// returns ErrIdle at once. Concurrent calls on one Socket take turns with
+// each other and with Accept.
+func (s *Socket) AcceptOrIdle() (Conn, error) { return s.accept(true) }
+
+func (s *Socket) accept(orIdle bool) (Conn, error) {
 	if !s.listening {
 		return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, errNotListening)
 	}
 	op := s.getAcceptOp()
 	defer s.putAcceptOp(op)
+	op.orIdle = orIdle
 	if err := s.rc.Read(op.fn); err != nil {
 		return Conn{}, s.opError("accept", err)
+	}
+	if op.idle {
+		if s.closed.Load() {
+			return Conn{}, s.opError("accept", closedError{})
+		}
+		return Conn{}, ErrIdle
 	}
 	if op.errno != 0 {
 		return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, os.NewSyscallError("accept4", op.errno))

@@ -42,6 +42,32 @@
 //		unix.Close(c.FD)
 //	}
 //
+// A socket that is quiet most of the time need not keep a goroutine
+// parked in Accept: AcceptOrIdle returns ErrIdle instead of waiting once
+// the socket has gone quiet, and WatchOnce arms the socket on a Watcher
+// (one epoll instance and one goroutine for any number of sockets), which
+// calls back once a connection is waiting:
+//
+//	w, err := listener.NewWatcher()
+//	if err != nil {
+//		return err
+//	}
+//	go w.Run()      // until w.Close
+//	defer w.Close() // after the sockets are closed
+//	var serve func()
+//	serve = func() {
+//		for {
+//			c, err := s.AcceptOrIdle()
+//			if errors.Is(err, listener.ErrIdle) {
+//				// Called back on w's goroutine: start a new one.
+//				s.WatchOnce(w, func() { go serve() })
+//				return
+//			}
+//			// ... as above
+//		}
+//	}
+//	serve()
+//
 // A UDP nowait service reads one datagram with RecvFrom and answers it
 // from a socket made by DialReply(d.Local, d.Remote), which is bound to the
 // address the client reached and connected to the client. A builtin

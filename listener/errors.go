@@ -7,6 +7,10 @@ import (
 	"syscall"
 )
 
+// ErrIdle is returned by AcceptOrIdle when no connection is waiting and
+// the socket has been quiet for a while: time to arm it on a Watcher.
+var ErrIdle = errors.New("no connection waiting")
+
 // closedError is returned (wrapped) by every blocking operation on a
 // Socket after Close. It matches net.ErrClosed, the documented contract,
 // and os.ErrClosed as well, so either check works.

@@ -42,6 +42,57 @@ func Example() {
 	// Output: 127.0.0.1 127.0.0.1
 }
 
+func ExampleWatcher() {
+	w, err := listener.NewWatcher()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Run() }()
+
+	a, err := listener.ParseAddr("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s, err := listener.Bind(a, listener.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// A quiet socket: no goroutine waits for it, the watcher does.
+	_, err = s.AcceptOrIdle()
+	fmt.Println(err)
+	ready := make(chan struct{})
+	if err := s.WatchOnce(w, func() { close(ready) }); err != nil {
+		fmt.Println(err)
+		return
+	}
+	client, err := net.Dial("tcp", s.LocalAddr().String())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.Close()
+	<-ready
+	c, err := s.AcceptOrIdle()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	unix.Close(c.FD)
+	fmt.Println("accepted", c.Remote.Addr())
+
+	s.Close() // first the sockets, then the watcher
+	w.Close()
+	fmt.Println(<-stopped)
+	// Output:
+	// no connection waiting
+	// accepted 127.0.0.1
+	// <nil>
+}
+
 func ExampleParseAddr() {
 	for _, s := range []string{":79", "127.0.0.1:79", "[::1]:79", "localhost:79"} {
 		a, err := listener.ParseAddr("tcp", s)

@@ -17,8 +17,10 @@ import (
 // waits for the next connection in poll(2) on its own thread instead: the
 // kernel wakes that thread, which accepts and forks at once, as a
 // single-threaded accept loop does. Once the socket has been quiet for
-// hotWindow the waiter goes back to the poller. At most one goroutine per
-// socket waits this way; the others wait in the poller as before.
+// hotWindow the waiter goes back to the poller, or, in AcceptOrIdle,
+// returns ErrIdle so that its caller can leave the socket to a Watcher
+// and end. At most one goroutine per socket waits this way; the others
+// wait in the poller as before.
 const (
 	hotWindow = 200 * time.Millisecond
 	// hotSlice bounds one poll(2), in milliseconds: how long a Close may

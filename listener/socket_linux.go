@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -53,6 +54,15 @@ type Socket struct {
 	// per call; concurrent calls beyond the first allocate their own.
 	spareAccept atomic.Pointer[acceptOp]
 	spareRecv   atomic.Pointer[recvOp]
+
+	// Arming on a Watcher (watcher_linux.go). watchMu guards the fields
+	// below and is held while the Watcher calls watchFn; lock order:
+	// watchMu, then Watcher.mu.
+	watchMu sync.Mutex
+	watcher *Watcher // the Watcher s was registered with; nil if none
+	watchID uint64   // s's id on watcher
+	watchFn func()   // the callback of the last WatchOnce
+	armed   bool     // armed and not yet called back
 }
 
 func (s *Socket) getAcceptOp() *acceptOp {
@@ -177,15 +187,19 @@ func (s *Socket) WaitReadable() error {
 	return nil
 }
 
-// Close closes the socket. Goroutines blocked in Accept, RecvFrom,
-// PeekFrom, Discard or WaitReadable return an error wrapping
-// net.ErrClosed. A unix socket path is unlinked if this Socket bound it
+// Close closes the socket. Goroutines blocked in Accept, AcceptOrIdle,
+// RecvFrom, PeekFrom, Discard or WaitReadable return an error wrapping
+// net.ErrClosed. If the socket is armed on a Watcher, it is removed from
+// it first, and its callback never runs once Close has returned. A unix socket path is unlinked if this Socket bound it
 // itself and the path still names that socket; inherited sockets are
 // never unlinked. A second Close returns an error wrapping net.ErrClosed.
 func (s *Socket) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return fmt.Errorf("close %s %s: %w", s.addr.Network, s.addr, closedError{})
 	}
+	// No Watcher may call back once Close has returned, nor keep an epoll
+	// registration of the fd.
+	s.unwatch()
 	uerr := s.unlinkOwned()
 	if s.steered {
 		// The reuseport group outlives the listener while reply sockets
