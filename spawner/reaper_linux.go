@@ -386,6 +386,9 @@ func (s *Spawner) deliver() {
 			return
 		}
 		for _, ev := range batch {
+			if ev.h.stderr != nil {
+				ev.h.stderr.finish() // its lines before its exit
+			}
 			ev.exit.TimedOut = ev.h.wasTimedOut()
 			if ev.h.onExit != nil {
 				ev.h.onExit(ev.exit)

@@ -24,7 +24,7 @@ const (
 
 // Spawner starts handlers and reaps them. It owns the SIGCHLD reaper
 // (wait4(-1) as a child subreaper), the exit dispatcher, the timeout
-// timers and the stderr readers. Its methods are safe for concurrent use.
+// timers and the stderr watcher. Its methods are safe for concurrent use.
 type Spawner struct {
 	helperPath  string
 	log         *slog.Logger
@@ -32,13 +32,14 @@ type Spawner struct {
 	umask       int           // the process's umask at New
 	nice        int           // the process's nice value at New
 	forceHelper string        // non-empty: why every spawn goes through the helper
+	stderr      *stderrWatch  // reads the handlers' stderr pipes
 	escapeAfter time.Duration // guarded by mu (tests shorten it)
 
 	sigCh chan os.Signal // SIGCHLD, read by the reaper
 	ignCh chan os.Signal // signals that were ignored at New; never read
 	wake  chan struct{}  // 1-buffered: the exit queue is not empty
 	quit  chan struct{}  // closed by Close: the reaper and dispatcher return
-	wg    sync.WaitGroup // reaper, dispatcher, stderr readers
+	wg    sync.WaitGroup // reaper, dispatcher, stderr watcher
 	close sync.Once
 
 	// reapMu is held across every reap (wait4) together with the
@@ -56,13 +57,12 @@ type Spawner struct {
 	// mu guards the fields below. It is never held across a fork or a
 	// callback, and never taken while holding a Handler's mu.
 	mu       sync.Mutex
-	handlers map[int]*Handler      // registered and not finished (running or lingering), by pid = pgid
-	early    map[int]earlyExit     // reaped before registration (or never registered)
-	queue    []exitEvent           // reaped, onExit not yet called
-	readers  map[*os.File]struct{} // stderr read ends
-	running  int                   // started, onExit not yet returned
-	idle     chan struct{}         // closed when running drops to 0
-	stopping bool                  // TerminateAll or Close: Start refuses
+	handlers map[int]*Handler  // registered and not finished (running or lingering), by pid = pgid
+	early    map[int]earlyExit // reaped before registration (or never registered)
+	queue    []exitEvent       // reaped, onExit not yet called
+	running  int               // started, onExit not yet returned
+	idle     chan struct{}     // closed when running drops to 0
+	stopping bool              // TerminateAll or Close: Start refuses
 
 	failedForks atomic.Int64 // ForkExec errors whose child Go may not have waited for
 
@@ -97,7 +97,6 @@ func New(o Options) (*Spawner, error) {
 		handlers:    make(map[int]*Handler),
 		lingering:   make(map[int]*Handler),
 		early:       make(map[int]earlyExit),
-		readers:     make(map[*os.File]struct{}),
 	}
 	if err := cloexecAll(); err != nil {
 		unix.Close(null)
@@ -129,10 +128,18 @@ func New(o Options) (*Spawner, error) {
 			log.Info("starting every handler through the exec helper", "reason", s.forceHelper)
 		}
 	}
+	if s.stderr, err = newStderrWatch(log); err != nil {
+		unix.Close(null)
+		return nil, err
+	}
 	signal.Notify(s.sigCh, syscall.SIGCHLD)
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.reaper()
 	go s.dispatcher()
+	go func() {
+		defer s.wg.Done()
+		s.stderr.run()
+	}()
 	return s, nil
 }
 
@@ -262,8 +269,8 @@ func (s *Spawner) TerminateAll(grace, killDelay time.Duration) {
 
 // Close refuses new handlers, waits until every running one has finished
 // (call TerminateAll first not to wait for them), then stops the reaper,
-// the dispatcher and the stderr readers (a stderr pipe still held open by
-// a handler's leftover background process is closed unread) and closes
+// the dispatcher and the stderr watcher (a stderr pipe still held open by
+// a process that escaped its handler's group is closed unread) and closes
 // /dev/null. Processes that exit later are no longer reaped.
 func (s *Spawner) Close() error {
 	s.close.Do(func() {
@@ -274,15 +281,9 @@ func (s *Spawner) Close() error {
 		close(s.quit)
 		signal.Stop(s.sigCh)
 		signal.Stop(s.ignCh)
-		s.mu.Lock()
-		for f := range s.readers {
-			f.Close() // the reader's Read returns; it removes nothing, we clear below
-		}
-		s.mu.Unlock()
+		s.stderr.stop()
 		s.wg.Wait()
-		s.mu.Lock()
-		clear(s.readers)
-		s.mu.Unlock()
+		s.stderr.closeAll()
 		unix.Close(s.devNull)
 	})
 	return nil

@@ -29,6 +29,7 @@ type Handler struct {
 	start  time.Time
 	remote string
 	onExit func(Exit)
+	stderr *stderrStream // nil unless Stderr = StderrLog
 
 	// Guarded by Spawner.reapMu (written before publication by Start).
 	state  handlerState
@@ -185,20 +186,12 @@ func (s *Spawner) Start(sp *Spec, f Files, remote string, onExit func(Exit)) (*H
 }
 
 func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Exit)) (*Handler, error) {
-	var rd *os.File // stderr pipe read end
-	wr := -1        // and write end
+	rd, wr := -1, -1 // stderr pipe
 	if f.Stderr == StderrLog {
-		var fds [2]int
-		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
-			return nil, fmt.Errorf("stderr pipe: %w", err)
+		var err error
+		if rd, wr, err = newPipe(); err != nil {
+			return nil, err
 		}
-		if err := unix.SetNonblock(fds[0], true); err != nil {
-			unix.Close(fds[0])
-			unix.Close(fds[1])
-			return nil, fmt.Errorf("stderr pipe: %w", err)
-		}
-		rd = os.NewFile(uintptr(fds[0]), "stderr")
-		wr = fds[1]
 	}
 	files := s.fdTable(f, wr)
 	attr := syscall.ProcAttr{Files: files[:3]}
@@ -225,32 +218,28 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Ex
 		attr.Sys = &syscall.SysProcAttr{Setsid: true}
 		pid, err = syscall.ForkExec(s.helperPath, sp.helperArgs(s.helperPath), &attr)
 	}
-	if wr >= 0 {
-		unix.Close(wr)
-	}
 	if err != nil {
 		s.failedForks.Add(1)
-		if rd != nil {
-			rd.Close()
+		if rd >= 0 {
+			unix.Close(rd)
+			unix.Close(wr)
 		}
 		return nil, err
 	}
 	h.pid = pid
+	if rd >= 0 {
+		if h.stderr, err = s.stderr.add(s, rd, wr, sp.Service, pid); err != nil {
+			s.log.Warn("handler stderr not read", "service", sp.Service, "pid", pid, "error", err)
+		}
+	}
 
 	s.mu.Lock()
 	e, early := s.early[pid]
 	if !early {
 		s.handlers[pid] = h
 	}
-	if rd != nil {
-		s.readers[rd] = struct{}{}
-		s.wg.Add(1)
-	}
 	s.mu.Unlock()
 
-	if rd != nil {
-		go s.readStderr(rd, sp.Service, pid)
-	}
 	if early && !s.claimEarly(h, e) {
 		return h, nil
 	}

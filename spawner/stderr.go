@@ -3,10 +3,7 @@ package spawner
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"log/slog"
-	"os"
 	"time"
 )
 
@@ -14,9 +11,7 @@ const (
 	maxStderrLine = 4096 // bytes of one stderr line kept; the rest is dropped
 	maxStderrRate = 100  // stderr lines logged per second per handler
 
-	// stderrReadSize is the read buffer of one stderr reader: a whole
-	// pipe's worth, so a handler that floods its stderr is drained in
-	// few system calls.
+	// stderrReadSize is the read buffer: a page of the pipe at a time.
 	stderrReadSize = 4 << 10
 )
 
@@ -36,33 +31,6 @@ type stderrLog struct {
 	window    time.Time // start of the current one-second window
 	n         int       // lines logged in the window
 	dropped   int       // lines dropped in the window
-}
-
-// readStderr reads f (the pipe's read end) until EOF or Close, then closes it.
-func (s *Spawner) readStderr(f *os.File, service string, pid int) {
-	defer s.wg.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.readers, f)
-		s.mu.Unlock()
-		f.Close()
-	}()
-	l := &stderrLog{s: s, log: s.log, service: service, pid: pid, line: make([]byte, 0, 256)}
-	buf := make([]byte, stderrReadSize)
-	for {
-		n, err := f.Read(buf)
-		l.write(buf[:n])
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
-				s.log.Warn("read stderr", "service", service, "pid", pid, "error", err)
-			}
-			break
-		}
-	}
-	if len(l.line) > 0 || l.truncated {
-		l.emit()
-	}
-	l.flushDropped()
 }
 
 // write splits b into lines.
