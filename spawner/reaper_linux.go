@@ -1,6 +1,7 @@
 package spawner
 
 import (
+	"os/signal"
 	"syscall"
 	"time"
 	"unsafe"
@@ -43,8 +44,41 @@ type siginfoChld struct {
 // besides each reap (see groupAliveLocked for why).
 const lingerCheck = time.Second
 
-// reaper reaps every child on SIGCHLD, expires unclaimed early exits and,
-// while handlers linger, re-checks their groups now and then.
+// How exits are noticed.
+//
+// When idle, the reaper waits for SIGCHLD. But that signal, delivered
+// through the runtime to the reaper, wakes two threads for every handler
+// that exits, and under load those wake-ups cost more than the fork. So a
+// caller that starts handlers often (an accept loop under load) calls
+// Reap after each Start, reaping on its own goroutine what has exited
+// meanwhile; while such calls keep coming (within inlineWindow of each
+// other), the reaper stops listening for SIGCHLD and only polls, every
+// pollReap, for the exits nobody reaped inline (the last handlers of a
+// burst). When the calls stop it listens for SIGCHLD again, reaping once
+// right after, so no exit waits longer than pollReap to be seen.
+const (
+	inlineWindow = 200 * time.Millisecond
+	pollReap     = 10 * time.Millisecond
+)
+
+// Reap reaps the children that have exited and calls their onExit, on
+// the calling goroutine, and puts the reaper into its polling mode for
+// inlineWindow (see above). It never blocks for long: a wait4 per
+// exited child and one waitid.
+func (s *Spawner) Reap() {
+	s.lastInline.Store(int64(time.Since(s.born)))
+	s.reapAll()
+	s.deliver()
+}
+
+// inlineReaping reports whether Reap was called within inlineWindow.
+func (s *Spawner) inlineReaping() bool {
+	return time.Duration(int64(time.Since(s.born))-s.lastInline.Load()) < inlineWindow
+}
+
+// reaper reaps every child on SIGCHLD (or, while callers reap inline,
+// every pollReap), expires unclaimed early exits and, while handlers
+// linger, re-checks their groups now and then.
 func (s *Spawner) reaper() {
 	defer s.wg.Done()
 	expiry := time.NewTimer(time.Hour)
@@ -53,7 +87,20 @@ func (s *Spawner) reaper() {
 	recheck := time.NewTicker(lingerCheck)
 	recheck.Stop()
 	ticking := false
+	poll := time.NewTicker(pollReap)
+	poll.Stop()
+	notifying := true // New called signal.Notify
 	for {
+		switch inline := s.inlineReaping(); {
+		case inline && notifying:
+			signal.Stop(s.sigCh)
+			poll.Reset(pollReap)
+			notifying = false
+		case !inline && !notifying:
+			signal.Notify(s.sigCh, syscall.SIGCHLD)
+			poll.Stop()
+			notifying = true // and reap below: nothing exited meanwhile is missed
+		}
 		s.reapAll()
 		s.deliver()
 		if next, ok := s.nextExpiry(); ok {
@@ -77,8 +124,11 @@ func (s *Spawner) reaper() {
 		case <-s.quit:
 			expiry.Stop()
 			recheck.Stop()
+			poll.Stop()
 			return
 		case <-s.sigCh:
+			s.sigWakes.Add(1)
+		case <-poll.C:
 		case <-expiry.C:
 			armed = false
 			s.expireEarly(time.Now())

@@ -66,6 +66,10 @@ type Spawner struct {
 
 	failedForks atomic.Int64 // ForkExec errors whose child Go may not have waited for
 
+	born       time.Time    // when New ran
+	lastInline atomic.Int64 // when Reap last ran, in nanoseconds since born
+	sigWakes   atomic.Int64 // SIGCHLDs the reaper woke for, for tests
+
 	started, startErrors, timedOut, escaped atomic.Uint64
 	stderrLines, stderrDropped              atomic.Uint64
 }
@@ -90,6 +94,7 @@ func New(o Options) (*Spawner, error) {
 		devNull:     null,
 		umask:       -1,
 		escapeAfter: defaultEscapeAfter,
+		born:        time.Now(),
 		sigCh:       make(chan os.Signal, 1),
 		ignCh:       make(chan os.Signal, 1),
 		wake:        make(chan struct{}, 1),
@@ -132,6 +137,7 @@ func New(o Options) (*Spawner, error) {
 		unix.Close(null)
 		return nil, err
 	}
+	s.lastInline.Store(-int64(inlineWindow))
 	signal.Notify(s.sigCh, syscall.SIGCHLD)
 	s.wg.Add(3)
 	go s.reaper()
