@@ -435,10 +435,10 @@ alive() { # alive SERVER HANDLER
 	[[ -n $p ]] && kill -0 "$p" 2>/dev/null
 }
 
-rss_kb() { # VmRSS of PID in KiB (0 if gone)
-	local k v _
+rss_kb() { # rss_kb PID [FIELD]: VmRSS (or RssAnon, RssFile) of PID in KiB (0 if gone)
+	local k v _ f=${2:-VmRSS}
 	while read -r k v _; do
-		[[ $k == VmRSS: ]] && { echo "$v"; return; }
+		[[ $k == "$f:" ]] && { echo "$v"; return; }
 	done <"/proc/$1/status" 2>/dev/null
 	echo 0
 }
@@ -692,6 +692,8 @@ for N in $SCALE; do
 			startup=$(awk -v a="$t0" -v b="$(log_ns "$d.log" ready 1)" 'BEGIN {printf "%.2f", (b-a)/1e6}')
 			sleep 1
 			rss=$(rss_kb "$pid")
+			anon=$(rss_kb "$pid" RssAnon)
+			file=$(rss_kb "$pid" RssFile)
 			reloads=()
 			for k in 1 2 3; do
 				t1=$(date +%s%N)
@@ -703,8 +705,8 @@ for N in $SCALE; do
 				fi
 			done
 			reload=$(median3 "${reloads[@]+"${reloads[@]}"}")
-			printf '{"kind":"scale","server":"superd","services":%d,"startup_ms":%s,"rss_kb":%d,"reload_ms":%s}\n' "$N" "$startup" "$rss" "$reload" >>"$RES"
-			log "superd with $N services: start-up ${startup} ms, RSS ${rss} KiB, reload ${reload} ms"
+			printf '{"kind":"scale","server":"superd","services":%d,"startup_ms":%s,"rss_kb":%d,"rss_anon_kb":%d,"rss_file_kb":%d,"reload_ms":%s}\n' "$N" "$startup" "$rss" "$anon" "$file" "$reload" >>"$RES"
+			log "superd with $N services: start-up ${startup} ms, RSS ${rss} KiB (anon ${anon}, file ${file}), reload ${reload} ms"
 		else
 			log "superd with $N services did not start: $(tail -3 "$d.log")"
 			STATUS_OF[superd]="${STATUS_OF[superd]:-}; failed to start with $N services"
@@ -722,6 +724,8 @@ for N in $SCALE; do
 			startup=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", (b-a)/1e6}')
 			sleep 1
 			rss=$(rss_kb "$pid")
+			anon=$(rss_kb "$pid" RssAnon)
+			file=$(rss_kb "$pid" RssFile)
 			reloads=()
 			for k in 1 2 3; do
 				t1=$(date +%s%N)
@@ -731,7 +735,7 @@ for N in $SCALE; do
 				fi
 			done
 			reload=$(median3 "${reloads[@]+"${reloads[@]}"}")
-			printf '{"kind":"scale","server":"xinetd","services":%d,"startup_ms":%s,"rss_kb":%d,"reload_ms":%s}\n' "$N" "$startup" "$rss" "$reload" >>"$RES"
+			printf '{"kind":"scale","server":"xinetd","services":%d,"startup_ms":%s,"rss_kb":%d,"rss_anon_kb":%d,"rss_file_kb":%d,"reload_ms":%s}\n' "$N" "$startup" "$rss" "$anon" "$file" "$reload" >>"$RES"
 			log "xinetd with $N services: start-up ${startup} ms, RSS ${rss} KiB, reload ${reload} ms"
 		else
 			log "xinetd with $N services did not start: $(tail -3 "$f.log" "$f.out" 2>/dev/null)"

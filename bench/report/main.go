@@ -40,6 +40,8 @@ type Record struct {
 	Services int     `json:"services"`
 	Startup  float64 `json:"startup_ms"`
 	RSS      float64 `json:"rss_kb"`
+	RSSAnon  float64 `json:"rss_anon_kb"` // scale: private memory
+	RSSFile  float64 `json:"rss_file_kb"` // scale: mapped file pages (the binary), shared and clean
 	Reload   float64 `json:"reload_ms"`
 	Status   string  `json:"status"`
 	Version  string  `json:"version"`
@@ -459,16 +461,18 @@ func scale(w io.Writer, recs []Record) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "N services, each a TCP listener on 127.0.0.1:20000+i (superd `builtin = \"discard\"`, xinetd internal discard). "+
 		"Start-up: from exec to the `ready` log line (superd) or to the last port accepting (others). Reload: SIGHUP of an unchanged "+
-		"configuration to the `reloaded` log line (superd) or the log line that ends the reconfiguration (xinetd), median of 3.")
+		"configuration to the `reloaded` log line (superd) or the log line that ends the reconfiguration (xinetd), median of 3. "+
+		"Idle RSS is VmRSS 1 s after start-up; of it, anon is the process's private memory (RssAnon) and file the pages of mapped files "+
+		"(RssFile: the program's text and read-only data, clean and shared through the page cache).")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| server | services | start-up ms | idle RSS MiB | reload ms |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| server | services | start-up ms | idle RSS MiB | of it anon MiB | of it file MiB | reload ms |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		reload := num(r.Reload)
 		if r.Reload < 0 {
 			reload = "—"
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", r.Server, r.Services, num(r.Startup), num(r.RSS/1024), reload)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s |\n", r.Server, r.Services, num(r.Startup), num(r.RSS/1024), num(r.RSSAnon/1024), num(r.RSSFile/1024), reload)
 	}
 	fmt.Fprintln(w)
 }
