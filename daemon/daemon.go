@@ -166,17 +166,17 @@ func (d *Daemon) retireLocked(s *socket) {
 func (d *Daemon) serve(s *socket) {
 	st := s.svc.state.Load()
 	addr := s.sock.Addr().String()
-	if st.svc.Protocol != "unix" {
+	if st.protocol != "unix" {
 		addr = s.sock.LocalAddr().String()
 	}
-	s.svc.log.Info("listening", "protocol", st.svc.Protocol, "addr", addr)
+	s.svc.log.Info("listening", "protocol", st.protocol, "addr", addr)
 	d.loops.Add(1)
 	go func() {
 		defer d.loops.Done()
 		switch {
 		case st.wait:
 			d.waitLoop(s)
-		case st.svc.Protocol == "udp":
+		case st.protocol == "udp":
 			d.datagramLoop(s)
 		default:
 			d.streamLoop(s, false)

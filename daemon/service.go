@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/superd-dev/superd/acl"
-	"github.com/superd-dev/superd/config"
 	"github.com/superd-dev/superd/listener"
 	"github.com/superd-dev/superd/spawner"
 )
@@ -45,7 +44,8 @@ func resultIndex(r acl.Reason) int {
 // state is one (re)load's immutable view of a service: what the hot path
 // reads through service.state for every client.
 type state struct {
-	svc       config.Service
+	protocol  string        // config.Service.Protocol: "tcp", "udp" or "unix"
+	mode      string        // config.Service.Mode: "nowait" or "wait"
 	spec      *spawner.Spec // nil for builtins
 	policy    acl.Policy
 	listen    listener.Options
@@ -183,8 +183,8 @@ func (s *service) stats() ServiceStats {
 	st := s.state.Load()
 	out := ServiceStats{
 		Name:        s.name,
-		Protocol:    st.svc.Protocol,
-		Mode:        st.svc.Mode,
+		Protocol:    st.protocol,
+		Mode:        st.mode,
 		Active:      s.active.Load(),
 		Connections: make(map[string]uint64, len(results)),
 		Exits:       make(map[string]uint64, len(exitStatuses)),

@@ -40,7 +40,8 @@ func currentEnviron() environ {
 
 func translate(cfg *config.Config, svc config.Service, env environ) *state {
 	st := &state{
-		svc:       svc,
+		protocol:  svc.Protocol,
+		mode:      svc.Mode,
 		loc:       cfg.Location,
 		wait:      svc.Mode == "wait",
 		passFD:    svc.Pass == "fd",
@@ -187,6 +188,6 @@ func baseEnv(svc config.Service, proto string, env environ) []string {
 // protocol, mode, address and binding options.
 func socketKey(name string, st *state, a listener.Addr) string {
 	o := st.listen
-	return fmt.Sprintf("%s|%s|%s|%s|%d|%t|%t|%t|%o|%d|%d", name, st.svc.Mode, a.Network, a.String(),
+	return fmt.Sprintf("%s|%s|%s|%s|%d|%t|%t|%t|%o|%d|%d", name, st.mode, a.Network, a.String(),
 		o.Backlog, o.Keepalive, o.NoDelay, o.FreeBind, o.UnixMode, o.UnixUID, o.UnixGID)
 }

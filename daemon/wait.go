@@ -46,7 +46,7 @@ func (d *Daemon) waitLoop(s *socket) {
 		st := svc.state.Load()
 		now := time.Now()
 		var client netip.AddrPort
-		if st.svc.Protocol == "udp" {
+		if st.protocol == "udp" {
 			src, err := s.sock.PeekFrom()
 			if err != nil {
 				continue // spurious wake-up or closed: WaitReadable tells
@@ -59,7 +59,7 @@ func (d *Daemon) waitLoop(s *socket) {
 		}
 		ticket, reason, ok := svc.gate.Admit(addr, now)
 		if !ok {
-			if st.svc.Protocol == "udp" {
+			if st.protocol == "udp" {
 				svc.refuse(reason, remoteString(client))
 				s.sock.Discard()
 				continue
