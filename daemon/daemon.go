@@ -41,6 +41,10 @@ type Daemon struct {
 	sockets  map[string]*socket
 	stopped  bool
 
+	// watcher waits for the idle nowait stream sockets, whose acceptors
+	// end when they go quiet (stream.go); its goroutine is one of loops.
+	watcher *listener.Watcher
+
 	loops    sync.WaitGroup // socket loops and the sessions and spawns they start
 	done     chan struct{}  // closed by Shutdown: builtin sessions and back-offs end
 	shutdown sync.Once
@@ -61,6 +65,7 @@ type socket struct {
 
 	waiting   atomic.Int32 // stream acceptors blocked in accept
 	acceptors atomic.Int32 // extra stream acceptors running
+	wake      func()       // nowait stream: the watcher's callback, d.wake(s)
 }
 
 // New makes a Daemon; Start gives it a configuration.
@@ -72,10 +77,15 @@ func New(o Options) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	w, err := listener.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
 	d := &Daemon{
 		log:      log,
 		sp:       o.Spawner,
 		env:      currentEnviron(),
+		watcher:  w,
 		services: make(map[string]*service),
 		sockets:  make(map[string]*socket),
 		done:     make(chan struct{}),
@@ -108,8 +118,16 @@ func (d *Daemon) Start(cfg *config.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.applyLocked(cfg); err != nil {
+		d.watcher.Close()
 		return err
 	}
+	d.loops.Add(1)
+	go func() {
+		defer d.loops.Done()
+		if err := d.watcher.Run(); err != nil {
+			d.log.Error("idle sockets are no longer watched; their services wait in accept", "error", err)
+		}
+	}()
 	for _, s := range d.inherited {
 		d.log.Warn("inherited socket matches no service, closing it", "addr", s.Addr().String())
 		s.Close()
@@ -143,6 +161,9 @@ func (d *Daemon) Shutdown() {
 		}
 		d.mu.Unlock()
 		close(d.done)
+		// After the sockets are closed: no callback can start an acceptor
+		// any more, and the watcher's goroutine ends.
+		d.watcher.Close()
 		grace, kill := 10*time.Second, 5*time.Second
 		if cfg != nil {
 			grace, kill = cfg.Daemon.ShutdownGrace, cfg.Daemon.KillDelay
@@ -162,7 +183,9 @@ func (d *Daemon) retireLocked(s *socket) {
 	}
 }
 
-// serve starts the goroutine that serves s.
+// serve starts serving s: a goroutine for a wait-mode or UDP socket; a
+// nowait stream socket is armed on the watcher, which starts its acceptor
+// once a connection is waiting.
 func (d *Daemon) serve(s *socket) {
 	st := s.svc.state.Load()
 	addr := s.sock.Addr().String()
@@ -170,6 +193,12 @@ func (d *Daemon) serve(s *socket) {
 		addr = s.sock.LocalAddr().String()
 	}
 	s.svc.log.Info("listening", "protocol", st.protocol, "addr", addr)
+	if !st.wait && st.protocol != "udp" {
+		s.wake = func() { d.wake(s) }
+		if d.idle(s) {
+			return
+		}
+	}
 	d.loops.Add(1)
 	go func() {
 		defer d.loops.Done()

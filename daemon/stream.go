@@ -27,14 +27,19 @@ const (
 const maxAcceptors = 16
 
 // streamLoop accepts connections of a nowait TCP or Unix service until the
-// socket is retired. It starts a handler in the goroutine that accepted
-// the connection: handing each connection to a new goroutine costs a
-// thread wake-up on the way to every fork. So that spawns still overlap,
-// an acceptor about to spawn first makes sure another one is waiting in
-// accept, starting one if needed (at most maxAcceptors); an extra acceptor
-// retires once two others are waiting again, so a steady load keeps its
-// acceptors instead of starting a goroutine per connection. The first one
-// (extra false) stays for the socket's life.
+// socket is retired or goes idle. It starts a handler in the goroutine
+// that accepted the connection: handing each connection to a new
+// goroutine costs a thread wake-up on the way to every fork. So that
+// spawns still overlap, an acceptor about to spawn first makes sure
+// another one is waiting in accept, starting one if needed (at most
+// maxAcceptors); an extra acceptor retires once two others are waiting
+// again, so a steady load keeps its acceptors instead of starting a
+// goroutine per connection.
+//
+// An idle socket keeps no goroutine: once it has been quiet for a while
+// (listener.ErrIdle) the extra acceptors retire, and the first one (extra
+// false) arms the socket on the watcher and ends; the watcher starts it
+// again at the next connection (wake).
 func (d *Daemon) streamLoop(s *socket, extra bool) {
 	var delay time.Duration
 	for {
@@ -42,8 +47,20 @@ func (d *Daemon) streamLoop(s *socket, extra bool) {
 			return
 		}
 		s.waiting.Add(1)
-		c, err := s.sock.Accept()
+		c, err := s.sock.AcceptOrIdle()
 		s.waiting.Add(-1)
+		if errors.Is(err, listener.ErrIdle) {
+			if extra {
+				s.acceptors.Add(-1)
+				return
+			}
+			if d.idle(s) {
+				return
+			}
+			s.waiting.Add(1)
+			c, err = s.sock.Accept()
+			s.waiting.Add(-1)
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || isClosed(s.stop) {
 				return
@@ -69,6 +86,34 @@ func (d *Daemon) streamLoop(s *socket, extra bool) {
 			return
 		}
 	}
+}
+
+// idle arms a quiet nowait stream socket on the watcher, so that its next
+// connection starts a first acceptor (wake). It reports whether the
+// caller may end: true once armed, or if the socket is retired; false if
+// arming failed, and the caller must wait in Accept instead.
+func (d *Daemon) idle(s *socket) bool {
+	err := s.sock.WatchOnce(d.watcher, s.wake)
+	if err == nil || errors.Is(err, net.ErrClosed) || isClosed(s.stop) {
+		return true
+	}
+	s.svc.log.Warn("watch idle socket; waiting in accept instead", "error", err)
+	return false
+}
+
+// wake starts the first acceptor of an armed socket that has a connection
+// waiting. The watcher calls it on its goroutine, which d.loops counts
+// until Shutdown has closed every socket and then the watcher: so the Add
+// never meets a Wait at zero, and a retired socket starts nothing.
+func (d *Daemon) wake(s *socket) {
+	if isClosed(s.stop) {
+		return
+	}
+	d.loops.Add(1)
+	go func() {
+		defer d.loops.Done()
+		d.streamLoop(s, false)
+	}()
 }
 
 // ensureAcceptor starts another acceptor for s unless one is waiting in
