@@ -203,8 +203,9 @@ func (w *Watcher) removeLocked(s *Socket) {
 	defer w.mu.Unlock()
 	delete(w.socks, s.watchID)
 	if !w.closed {
-		// After a failed epoll_wait the registration still counts: the
-		// fd's file could outlive it in a handler.
+		// Also after a failed epoll_wait: the epoll instance is still
+		// open, and would keep the registration while any copy of the
+		// socket's open file lives on.
 		_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
 	}
 }
