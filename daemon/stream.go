@@ -116,10 +116,14 @@ func (d *Daemon) wake(s *socket) {
 	}()
 }
 
-// ensureAcceptor starts another acceptor for s unless one is waiting in
-// accept already or there are maxAcceptors.
+// ensureAcceptor starts another acceptor for s, so that the next
+// connection does not wait for this spawn, unless one is waiting in
+// accept already, there are maxAcceptors, or no connection is waiting in
+// the backlog: clients one at a time gain nothing from a second acceptor,
+// and handing the socket back and forth between two costs a thread
+// wake-up per connection.
 func (d *Daemon) ensureAcceptor(s *socket) {
-	if s.waiting.Load() > 0 || isClosed(s.stop) {
+	if s.waiting.Load() > 0 || isClosed(s.stop) || !s.sock.Pending() {
 		return
 	}
 	if n := s.acceptors.Add(1); n > maxAcceptors {
@@ -175,6 +179,13 @@ func (d *Daemon) handleConn(s *socket, c listener.Conn) {
 		client = c.Remote.Addr()
 	}
 	ticket, reason, ok := svc.gate.Admit(client, accepted)
+	if !ok && (reason == acl.ReasonInstances || reason == acl.ReasonPerSource) {
+		// Handlers that have exited but are not reaped yet still hold
+		// their slots (under load they are reaped inline, after spawns):
+		// reap them, then decide again. A refused Admit took nothing.
+		d.sp.Reap()
+		ticket, reason, ok = svc.gate.Admit(client, accepted)
+	}
 	if !ok {
 		svc.refuse(reason, remoteString(c.Remote))
 		if len(st.denyMsg) > 0 {
@@ -197,6 +208,9 @@ func (d *Daemon) handleConn(s *socket, c listener.Conn) {
 	}
 	d.ensureAcceptor(s)
 	d.spawnConn(svc, st, c, ticket, accepted)
+	// Reap what has exited meanwhile here, while the new handler starts
+	// up: under load this saves the reaper a wake-up per handler.
+	d.sp.Reap()
 }
 
 func (d *Daemon) serveBuiltin(svc *service, st *state, c listener.Conn, ticket acl.Ticket, accepted time.Time) {

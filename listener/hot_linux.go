@@ -61,3 +61,16 @@ func (s *Socket) hotWait(fd uintptr) bool {
 	}
 	return false
 }
+
+// Pending reports whether a connection (or datagram) is waiting on the
+// socket right now, without waiting or taking it: one poll(2) with a zero
+// timeout. False once the socket is closed.
+func (s *Socket) Pending() bool {
+	ready := false
+	_ = s.rc.Control(func(fd uintptr) {
+		pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+		n, _, e := unix.Syscall(unix.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, 0)
+		ready = e == 0 && n > 0 && pfd.Revents&unix.POLLIN != 0
+	})
+	return ready
+}

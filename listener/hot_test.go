@@ -127,3 +127,22 @@ func TestHotWaitClose(t *testing.T) {
 		t.Errorf("open fds = %d after Close, want %d", openFDs(t), before-1)
 	}
 }
+
+func TestPending(t *testing.T) {
+	s := mustBind(t, mustParse(t, "tcp", "127.0.0.1:0"), Options{})
+	if s.Pending() {
+		t.Fatalf("Pending with no client")
+	}
+	dial(t, loopback(s))
+	if !waitFor(time.Second, s.Pending) {
+		t.Fatalf("not Pending with a connection in the backlog")
+	}
+	unix.Close(acceptTimeout(t, s).FD)
+	if s.Pending() {
+		t.Errorf("Pending after the only connection was accepted")
+	}
+	s.Close()
+	if s.Pending() {
+		t.Errorf("Pending after Close")
+	}
+}

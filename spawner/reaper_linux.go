@@ -155,8 +155,12 @@ func peekExited() int {
 	}
 }
 
-// reapAll reaps every child that has exited.
+// reapAll reaps every child that has exited. One at a time: when it
+// returns, every child that had exited before it was called has been
+// reaped and its exit queued, also one another goroutine was reaping.
 func (s *Spawner) reapAll() {
+	s.reapAllMu.Lock()
+	defer s.reapAllMu.Unlock()
 	for {
 		pid := peekExited()
 		if pid <= 0 {
@@ -425,8 +429,13 @@ func (s *Spawner) dispatcher() {
 
 // deliver runs onExit for every queued exit. The reaper calls it after
 // each round of reaping, the dispatcher for exits that other goroutines
-// (timers, signals) queued.
+// (timers, signals) queued, Reap for what its caller reaped. One at a
+// time: when deliver returns, every exit queued before it was called has
+// been reported, also those another goroutine had taken from the queue
+// (Reap's caller counts on its slots being free).
 func (s *Spawner) deliver() {
+	s.deliverMu.Lock()
+	defer s.deliverMu.Unlock()
 	for {
 		s.mu.Lock()
 		batch := s.queue

@@ -66,6 +66,8 @@ type Spawner struct {
 
 	failedForks atomic.Int64 // ForkExec errors whose child Go may not have waited for
 
+	reapAllMu  sync.Mutex   // held by reapAll
+	deliverMu  sync.Mutex   // held by deliver
 	born       time.Time    // when New ran
 	lastInline atomic.Int64 // when Reap last ran, in nanoseconds since born
 	sigWakes   atomic.Int64 // SIGCHLDs the reaper woke for, for tests

@@ -2,7 +2,10 @@ package test
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -302,5 +305,55 @@ func TestLimitsRefusalsCostNoProcess(t *testing.T) {
 	}
 	if got := markers(t, mark, "deny-127.0.0.1-"); len(got) != 1 {
 		t.Errorf("markers after one allowed client: %q", got)
+	}
+}
+
+// TestLimitsBackToBack: a client that connects again as soon as its
+// handler has exited finds the slot free, at the instances and per_source
+// limits alike, also while superd reaps exits inline (under load, after
+// each spawn) rather than on SIGCHLD: a handler that has exited but is
+// not reaped yet does not get the next client refused. (End-of-file comes
+// a little before the exit: a process closes its descriptors first. So
+// the client waits for the handler to be a zombie, or gone.)
+func TestLimitsBackToBack(t *testing.T) {
+	t.Parallel()
+	s := startSuperd(t, map[string]string{
+		"svc.hcl": metricsDaemon +
+			service("one", `listen = ["127.0.0.1:0"]`, userLine, `command = `+shCmd(`echo $$`),
+				`limits {`, `  instances = 1`, `  per_source = 1`, `}`),
+	})
+	const n = 200
+	for i := range n {
+		c, err := net.DialTimeout("tcp", s.addr("one"), 5*time.Second)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		b, err := io.ReadAll(c)
+		c.Close()
+		pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || perr != nil {
+			t.Fatalf("connection %d: got %q, %v; want the handler's pid", i, b, err)
+		}
+		for end := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Microsecond) {
+			if st, _, _, ok := procStat(pid); !ok || st == "Z" {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("handler %d still running 5s after end-of-file", pid)
+			}
+		}
+	}
+	text, err := relScrape(s.metricsAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"instances", "per_source"} {
+		if v := relMetric(text, "superd_connections_total", "service", "one", "result", r); v != 0 {
+			t.Errorf("%v connections refused for %s, want 0", v, r)
+		}
+	}
+	if v := relMetric(text, "superd_connections_total", "service", "one", "result", "accepted"); v != n {
+		t.Errorf("accepted = %v, want %d", v, n)
 	}
 }
