@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -13,9 +14,21 @@ import (
 // notifier speaks sd_notify(3) to systemd when NOTIFY_SOCKET is set.
 type notifier struct {
 	log *slog.Logger
+	on  bool // NOTIFY_SOCKET is set
 }
 
-func newNotifier(log *slog.Logger) *notifier { return &notifier{log: log} }
+func newNotifier(log *slog.Logger) *notifier {
+	_, on := os.LookupEnv("NOTIFY_SOCKET")
+	return &notifier{log: log, on: on}
+}
+
+// sendStatus sends state followed by status(), which is only called when
+// there is someone to tell (it costs a walk over every service).
+func (n *notifier) sendStatus(state string, status func() string) {
+	if n.on {
+		n.send(state + status())
+	}
+}
 
 func (n *notifier) send(state string) {
 	if _, err := daemon.SdNotify(false, state); err != nil {

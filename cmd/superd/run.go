@@ -94,13 +94,13 @@ func cmdRun(args []string, stderr io.Writer) int {
 		d.Shutdown()
 		return exitError
 	}
-	// Parsing and binding leave garbage behind; give it back, so an idle
-	// superd costs only what it holds.
-	debug.FreeOSMemory()
 	n := len(enabled(cfg))
 	log.Info("ready", "services", n)
-	r.notify.send("READY=1\n" + r.status())
+	r.notify.sendStatus("READY=1\n", r.status)
 	stopWatchdog := r.notify.startWatchdog(r.status)
+	// Parsing, binding and the above leave garbage behind; give it back,
+	// so an idle superd costs only what it holds.
+	debug.FreeOSMemory()
 
 	for {
 		select {
@@ -164,9 +164,9 @@ func (r *runner) reload(reg *prometheus.Registry) {
 	if err := r.setMetrics(reg, cfg); err != nil {
 		r.log.Error("metrics", "error", err)
 	}
-	debug.FreeOSMemory()
 	r.log.Info("reloaded", "services", len(enabled(cfg)))
-	r.notify.send("READY=1\n" + r.status())
+	r.notify.sendStatus("READY=1\n", r.status)
+	debug.FreeOSMemory()
 }
 
 // setMetrics (re)starts the metrics server when its address changed. The
