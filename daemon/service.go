@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync/atomic"
@@ -124,6 +125,25 @@ func (s *service) spawnFailed(remote string, err error) {
 	}
 	s.pauseFor.Store(int64(p))
 	s.pauseUntil.Store(time.Now().Add(p).UnixNano())
+}
+
+// logExit logs the end of a handler (pid 0: a builtin session; code < -1:
+// none). It runs for every connection, so it hands the record to the log
+// handler directly: slog.Logger would first walk the stack for a caller
+// that is never logged.
+func (s *service) logExit(remote string, pid int, status string, code int, d time.Duration) {
+	h := s.log.Handler()
+	ctx := context.Background()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "handler exited", 0)
+	r.AddAttrs(slog.String("remote", remote), slog.Int("pid", pid), slog.String("status", status))
+	if code >= -1 {
+		r.AddAttrs(slog.Int("code", code))
+	}
+	r.AddAttrs(slog.Duration("duration", d))
+	_ = h.Handle(ctx, r)
 }
 
 // spawnWorked ends a pause.

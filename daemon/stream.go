@@ -233,7 +233,7 @@ func (d *Daemon) serveBuiltin(svc *service, st *state, c listener.Conn, ticket a
 	svc.exits[status].Add(1)
 	svc.active.Add(-1)
 	ticket.Release()
-	svc.log.Info("handler exited", "remote", remoteString(c.Remote), "pid", 0, "status", exitStatuses[status], "duration", elapsed)
+	svc.logExit(remoteString(c.Remote), 0, exitStatuses[status], noCode, elapsed)
 }
 
 // spawnConn starts a handler for a connection. It closes c.FD.
@@ -270,8 +270,7 @@ func (d *Daemon) start(svc *service, st *state, env []string, f spawner.Files, r
 		svc.exits[i].Add(1)
 		svc.active.Add(-1)
 		ticket.Release()
-		svc.log.Info("handler exited", "remote", remote, "pid", e.Pid, "status", exitStatuses[i],
-			"code", exitCode(e), "duration", e.Duration)
+		svc.logExit(remote, e.Pid, exitStatuses[i], exitCode(e), e.Duration)
 		close(exited)
 	})
 	if err != nil {
@@ -285,6 +284,9 @@ func (d *Daemon) start(svc *service, st *state, env []string, f spawner.Files, r
 	svc.spawn.observe(time.Since(accepted))
 	return h, exited
 }
+
+// noCode is logExit's code for a builtin session.
+const noCode = -2
 
 func exitCode(e spawner.Exit) int {
 	if e.Status.Exited() {
