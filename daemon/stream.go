@@ -30,11 +30,11 @@ const maxAcceptors = 16
 // socket is retired or goes idle. It starts a handler in the goroutine
 // that accepted the connection: handing each connection to a new
 // goroutine costs a thread wake-up on the way to every fork. So that
-// spawns still overlap, an acceptor about to spawn first makes sure
-// another one is waiting in accept, starting one if needed (at most
-// maxAcceptors); an extra acceptor retires once two others are waiting
-// again, so a steady load keeps its acceptors instead of starting a
-// goroutine per connection.
+// spawns still overlap, an acceptor about to spawn while another
+// connection waits first makes sure another acceptor is waiting in
+// accept, starting one if needed (at most maxAcceptors). Extra acceptors
+// stay while the socket is busy, so a steady load keeps its acceptors
+// instead of starting goroutines as it goes.
 //
 // An idle socket keeps no goroutine: once it has been quiet for a while
 // (listener.ErrIdle) the extra acceptors retire, and the first one (extra
@@ -81,10 +81,6 @@ func (d *Daemon) streamLoop(s *socket, extra bool) {
 		}
 		delay = 0
 		d.handleConn(s, c)
-		if extra && s.waiting.Load() > 1 {
-			s.acceptors.Add(-1)
-			return
-		}
 	}
 }
 
