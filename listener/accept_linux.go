@@ -19,45 +19,30 @@ type Conn struct {
 	Cred   *unix.Ucred    // unix sockets: SO_PEERCRED; nil otherwise
 }
 
-// acceptOp is the scratch state of one Accept, pooled per Socket: its fn
-// (a method value made once) and sockaddr buffer are reused, so Accept
+// acceptOp is the scratch state of one Accept, kept spare per Socket: its
+// fn (a method value made once) and sockaddr buffer are reused, so Accept
 // allocates nothing for TCP.
 type acceptOp struct {
-	s      *Socket
-	rsa    unix.RawSockaddrAny
-	alen   uint32
-	nfd    int
-	errno  syscall.Errno
-	orIdle bool // AcceptOrIdle: report idle rather than wait in the poller
-	idle   bool // set by accept: no connection, and orIdle
-	fn     func(uintptr) bool
+	rsa   unix.RawSockaddrAny
+	alen  uint32
+	nfd   int
+	errno syscall.Errno
+	got   bool
+	fn    func(uintptr)
 }
 
-// accept is the poller callback: false (wait in the poller) on EAGAIN,
-// unless the socket is busy and the callback may wait in poll(2) itself
-// (hotWait), or it is AcceptOrIdle's and reports idle instead; true
-// otherwise.
-func (op *acceptOp) accept(fd uintptr) bool {
-	op.idle = false
+// accept is acceptOp's callback for RawConn.Control.
+func (op *acceptOp) accept(fd uintptr) { op.got = op.acceptOnce(fd) }
+
+// acceptOnce makes one blocking accept4 on fd; it reports whether it
+// got a connection or an error other than its timeout or a signal.
+func (op *acceptOp) acceptOnce(fd uintptr) bool {
 	op.alen = unix.SizeofSockaddrAny
 	r, _, e := unix.Syscall6(unix.SYS_ACCEPT4, fd,
 		uintptr(unsafe.Pointer(&op.rsa)), uintptr(unsafe.Pointer(&op.alen)),
 		unix.SOCK_CLOEXEC, 0, 0)
-	for e == unix.EAGAIN {
-		if !op.s.hotWait(fd) {
-			if op.orIdle {
-				op.idle = true
-				return true
-			}
-			return false
-		}
-		op.alen = unix.SizeofSockaddrAny
-		r, _, e = unix.Syscall6(unix.SYS_ACCEPT4, fd,
-			uintptr(unsafe.Pointer(&op.rsa)), uintptr(unsafe.Pointer(&op.alen)),
-			unix.SOCK_CLOEXEC, 0, 0)
-	}
-	if e == 0 {
-		op.s.markBusy()
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
 	}
 	op.nfd, op.errno = int(r), e
 	return true
@@ -73,35 +58,49 @@ func (op *acceptOp) getsockname(fd int) syscall.Errno {
 
 var errNotListening = errors.New("socket is not listening")
 
-// Accept waits for a connection (see hot_linux.go for how) and accepts it with
-// accept4(SOCK_CLOEXEC) and without SOCK_NONBLOCK: Conn.FD is blocking and
-// close-on-exec. Temporary errors (see IsTemporary) call for a back-off;
-// after Close the error wraps net.ErrClosed.
+// Accept waits for a connection (see hot_linux.go for how) and accepts
+// it with accept4(SOCK_CLOEXEC) and without SOCK_NONBLOCK: Conn.FD is
+// blocking and close-on-exec. Temporary errors (see IsTemporary) call for
+// a back-off; after Close the error wraps net.ErrClosed.
 func (s *Socket) Accept() (Conn, error) { return s.accept(false) }
 
 // AcceptOrIdle is Accept for a caller that waits for quiet sockets
-// elsewhere (a Watcher): while the socket is busy it waits for the next
-// connection in poll(2) as Accept does, but where Accept would wait in
-// the runtime poller, once the socket has been quiet for a while, it
-// returns ErrIdle at once. Concurrent calls on one Socket take turns with
-// each other and with Accept.
+// elsewhere (a Watcher): where Accept would wait in the runtime poller,
+// once the socket has been quiet for a while, it returns ErrIdle instead.
 func (s *Socket) AcceptOrIdle() (Conn, error) { return s.accept(true) }
 
 func (s *Socket) accept(orIdle bool) (Conn, error) {
 	if !s.listening {
 		return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, errNotListening)
 	}
+	if err := s.acceptMode(); err != nil {
+		return Conn{}, err
+	}
 	op := s.getAcceptOp()
 	defer s.putAcceptOp(op)
-	op.orIdle = orIdle
-	if err := s.rc.Read(op.fn); err != nil {
-		return Conn{}, s.opError("accept", err)
-	}
-	if op.idle {
+	for {
+		op.got = false
+		if err := s.rc.Control(op.fn); err != nil {
+			return Conn{}, s.opError("accept", err)
+		}
+		if op.got {
+			break
+		}
 		if s.closed.Load() {
 			return Conn{}, s.opError("accept", closedError{})
 		}
-		return Conn{}, ErrIdle
+		if s.busy() {
+			continue
+		}
+		if orIdle {
+			return Conn{}, ErrIdle
+		}
+		if err := s.WaitReadable(); err != nil {
+			return Conn{}, err
+		}
+	}
+	if op.errno == 0 {
+		s.markBusy()
 	}
 	if op.errno != 0 {
 		return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, os.NewSyscallError("accept4", op.errno))

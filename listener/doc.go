@@ -4,11 +4,14 @@
 // handed over by systemd (LISTEN_FDS).
 //
 // Every socket is created with unix.Socket (non-blocking, close-on-exec)
-// and wrapped with os.NewFile, so the Go runtime poller watches it.
-// Accept calls accept4(2) with SOCK_CLOEXEC but without SOCK_NONBLOCK
-// inside the poller's read loop, so the descriptor it returns is already
-// blocking and can be handed to a handler without a dup. Nothing here
-// resolves a host name: addresses are numeric only.
+// and wrapped with os.NewFile, so the Go runtime poller watches it. A
+// listening socket is made blocking, with a short receive timeout, by its
+// first Accept: acceptors block in accept4(2) itself while the socket is
+// busy, and wait in the poller (or on a Watcher) once it is quiet (see
+// hot_linux.go). accept4 is called with SOCK_CLOEXEC but without
+// SOCK_NONBLOCK, so the descriptor it returns is already blocking and can
+// be handed to a handler without a dup. Nothing here resolves a host
+// name: addresses are numeric only.
 //
 // After Close, Accept, RecvFrom, PeekFrom, Discard and WaitReadable
 // return an error for which errors.Is(err, net.ErrClosed) holds (and,

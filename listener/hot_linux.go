@@ -1,6 +1,8 @@
 package listener
 
 import (
+	"fmt"
+	"os"
 	"time"
 	"unsafe"
 
@@ -9,25 +11,53 @@ import (
 
 // How Accept waits.
 //
-// An idle socket waits in the runtime poller: no thread, no wake-up. But a
-// wake-up through the poller is a hand-off between threads (the one in
-// epoll_wait, then the one that runs the accepting goroutine), and on the
-// way to every fork that costs more than the accept itself. So while a
-// socket is busy (it had a connection within hotWindow), one goroutine
-// waits for the next connection in poll(2) on its own thread instead: the
-// kernel wakes that thread, which accepts and forks at once, as a
-// single-threaded accept loop does. Once the socket has been quiet for
-// hotWindow the waiter goes back to the poller, or, in AcceptOrIdle,
-// returns ErrIdle so that its caller can leave the socket to a Watcher
-// and end. At most one goroutine per socket waits this way; the others
-// wait in the poller as before.
+// A quiet socket waits in the runtime poller (Accept) or on a Watcher
+// (AcceptOrIdle): no thread, no wake-up. But a wake-up through the poller
+// is a hand-off between threads (the one in epoll_wait, then the one that
+// runs the accepting goroutine), and on the way to every fork that costs
+// more than the accept itself. So a listening socket is blocking, with a
+// receive timeout of hotSlice, and its acceptors block in accept4 itself
+// on their own threads, as in a pre-forked server: the kernel wakes
+// exactly one of them per connection, which accepts and forks at once.
+// When accept4 times out, an acceptor checks whether the socket is closed
+// and whether it has been quiet for hotWindow; only then does it go back
+// to the poller, or, in AcceptOrIdle, return ErrIdle so that its caller
+// can leave the socket to a Watcher and end.
 const (
 	hotWindow = 200 * time.Millisecond
-	// hotSlice bounds one poll(2), in milliseconds: how long a Close may
+	// hotSlice is the receive timeout of a listening socket: how long an
+	// acceptor may stay blocked in accept4, and so how long a Close may
 	// wait before the descriptor is released (the runtime defers the
-	// close(2) until the waiter returns).
-	hotSlice = 10
+	// close(2) until the acceptors have returned).
+	hotSlice = 10 * time.Millisecond
 )
+
+// acceptMode makes the socket blocking with a receive timeout of hotSlice,
+// unless it is so already (SetBlocking undoes it, for wait mode).
+func (s *Socket) acceptMode() error {
+	if s.acceptReady.Load() {
+		return nil
+	}
+	var serr error
+	err := s.rc.Control(func(fd uintptr) {
+		if serr = unix.SetNonblock(int(fd), false); serr != nil {
+			serr = os.NewSyscallError("fcntl", serr)
+			return
+		}
+		tv := unix.NsecToTimeval(int64(hotSlice))
+		if serr = unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); serr != nil {
+			serr = os.NewSyscallError("setsockopt SO_RCVTIMEO", serr)
+		}
+	})
+	if err != nil {
+		return s.opError("accept", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, serr)
+	}
+	s.acceptReady.Store(true)
+	return nil
+}
 
 // markBusy records that the socket has just returned a connection.
 func (s *Socket) markBusy() {
@@ -37,29 +67,6 @@ func (s *Socket) markBusy() {
 // busy reports whether the socket returned a connection within hotWindow.
 func (s *Socket) busy() bool {
 	return time.Duration(int64(time.Since(s.born))-s.lastConn.Load()) < hotWindow
-}
-
-// hotWait waits in poll(2) on fd, from within a poller callback (the
-// runtime keeps fd open meanwhile), while the socket stays busy and open.
-// It reports whether fd became readable; false sends the caller back to
-// the poller: the socket went quiet or closed, or another goroutine is
-// waiting this way already.
-func (s *Socket) hotWait(fd uintptr) bool {
-	if !s.busy() || s.closed.Load() || !s.hot.CompareAndSwap(false, true) {
-		return false
-	}
-	defer s.hot.Store(false)
-	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-	for s.busy() && !s.closed.Load() {
-		n, _, e := unix.Syscall(unix.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, hotSlice)
-		if e == 0 && n > 0 {
-			return true
-		}
-		if e != 0 && e != unix.EINTR {
-			return false
-		}
-	}
-	return false
 }
 
 // Pending reports whether a connection (or datagram) is waiting on the

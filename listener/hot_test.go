@@ -3,6 +3,9 @@ package listener
 import (
 	"errors"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +20,22 @@ func waitFor(d time.Duration, cond func() bool) bool {
 		}
 	}
 	return cond()
+}
+
+// inAccept4 reports whether a thread of this process is blocked in
+// accept4 (from /proc/self/task/*/syscall).
+func inAccept4() bool {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/syscall")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 && f[0] == strconv.Itoa(unix.SYS_ACCEPT4) {
+			return true
+		}
+	}
+	return false
 }
 
 type acceptResult struct {
@@ -44,12 +63,12 @@ func TestHotWaitAccepts(t *testing.T) {
 	if !s.busy() {
 		t.Fatalf("not busy right after a connection")
 	}
-	// The next Accept waits in poll(2), and still gets its connection.
+	// The next Accept blocks in accept4, and gets its connection.
 	ch := acceptAsync(s)
-	if !waitFor(time.Second, s.hot.Load) {
-		t.Fatalf("Accept on a busy socket does not wait in poll")
+	if !waitFor(time.Second, inAccept4) {
+		t.Fatalf("Accept on a busy socket is not blocked in accept4")
 	}
-	// A second waiter uses the poller.
+	// So does a second one: the kernel wakes one per connection.
 	ch2 := acceptAsync(s)
 	c1 := dial(t, loopback(s))
 	defer c1.Close()
@@ -76,11 +95,11 @@ func TestHotWaitGoesQuiet(t *testing.T) {
 	dial(t, loopback(s)).Close()
 	unix.Close(acceptTimeout(t, s).FD)
 	ch := acceptAsync(s)
-	if !waitFor(time.Second, s.hot.Load) {
-		t.Fatalf("Accept on a busy socket does not wait in poll")
+	if !waitFor(time.Second, inAccept4) {
+		t.Fatalf("Accept on a busy socket is not blocked in accept4")
 	}
 	// Quiet for hotWindow: the waiter leaves poll(2) for the poller...
-	if !waitFor(hotWindow+time.Second, func() bool { return !s.hot.Load() }) {
+	if !waitFor(hotWindow+time.Second, func() bool { return !inAccept4() }) {
 		t.Fatalf("still waiting in poll %v after the last connection", hotWindow+time.Second)
 	}
 	select {
@@ -108,8 +127,8 @@ func TestHotWaitClose(t *testing.T) {
 	unix.Close(acceptTimeout(t, s).FD)
 	before := openFDs(t)
 	ch := acceptAsync(s)
-	if !waitFor(time.Second, s.hot.Load) {
-		t.Fatalf("Accept on a busy socket does not wait in poll")
+	if !waitFor(time.Second, inAccept4) {
+		t.Fatalf("Accept on a busy socket is not blocked in accept4")
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -122,7 +141,7 @@ func TestHotWaitClose(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatalf("Accept still blocked 2s after Close")
 	}
-	// The descriptor is released once the waiter has left poll(2).
+	// The descriptor is released once the waiter has left accept4.
 	if !waitFor(time.Second, func() bool { return openFDs(t) == before-1 }) {
 		t.Errorf("open fds = %d after Close, want %d", openFDs(t), before-1)
 	}
@@ -144,5 +163,33 @@ func TestPending(t *testing.T) {
 	s.Close()
 	if s.Pending() {
 		t.Errorf("Pending after Close")
+	}
+}
+
+func TestSetBlockingClearsAcceptTimeout(t *testing.T) {
+	// A wait-mode handler gets the listening socket blocking and without
+	// the receive timeout Accept uses: its own accept must not time out.
+	s := mustBind(t, mustParse(t, "tcp", "127.0.0.1:0"), Options{})
+	dial(t, loopback(s))
+	unix.Close(acceptTimeout(t, s).FD)
+	tv, err := unix.GetsockoptTimeval(s.FD(), unix.SOL_SOCKET, unix.SO_RCVTIMEO)
+	// (The kernel keeps the timeout in clock ticks: about hotSlice.)
+	if err != nil || tv.Nano() < int64(hotSlice) || tv.Nano() > int64(hotSlice)+int64(20*time.Millisecond) || !isBlocking(t, s.FD()) {
+		t.Fatalf("after Accept: SO_RCVTIMEO %v (%v), blocking %v; want about %v, true", tv, err, isBlocking(t, s.FD()), hotSlice)
+	}
+	if err := s.SetBlocking(true); err != nil {
+		t.Fatal(err)
+	}
+	if tv, err := unix.GetsockoptTimeval(s.FD(), unix.SOL_SOCKET, unix.SO_RCVTIMEO); err != nil || tv.Nano() != 0 || !isBlocking(t, s.FD()) {
+		t.Errorf("after SetBlocking(true): SO_RCVTIMEO %v (%v), blocking %v; want 0, true", tv, err, isBlocking(t, s.FD()))
+	}
+	if err := s.SetBlocking(false); err != nil {
+		t.Fatal(err)
+	}
+	// Accept again: blocking, with its timeout, once more.
+	dial(t, loopback(s))
+	unix.Close(acceptTimeout(t, s).FD)
+	if tv, _ := unix.GetsockoptTimeval(s.FD(), unix.SOL_SOCKET, unix.SO_RCVTIMEO); tv.Nano() < int64(hotSlice) || !isBlocking(t, s.FD()) {
+		t.Errorf("Accept after SetBlocking(false): SO_RCVTIMEO %v, blocking %v", tv, isBlocking(t, s.FD()))
 	}
 }

@@ -13,9 +13,10 @@ import (
 )
 
 // Socket owns one bound listening (tcp/unix) or receiving (udp) socket fd:
-// non-blocking, close-on-exec, registered with the Go runtime poller
-// (os.NewFile). Accept, RecvFrom and the other methods are safe for
-// concurrent use; concurrent Accepts on one Socket take turns.
+// close-on-exec, registered with the Go runtime poller (os.NewFile),
+// non-blocking except while Accept uses it (hot_linux.go). Accept,
+// RecvFrom and the other methods are safe for concurrent use; the kernel
+// hands each connection to one of the concurrent Accepts.
 type Socket struct {
 	f  *os.File
 	rc syscall.RawConn
@@ -44,10 +45,11 @@ type Socket struct {
 
 	// born is when the Socket was made; lastConn is when Accept last
 	// returned a connection, in nanoseconds since born (hot_linux.go).
-	// hot is set while a goroutine waits in poll(2) for a connection.
-	born     time.Time
-	lastConn atomic.Int64
-	hot      atomic.Bool
+	// acceptReady: the socket is blocking with a receive timeout, as
+	// Accept wants it.
+	born        time.Time
+	lastConn    atomic.Int64
+	acceptReady atomic.Bool
 
 	// A spare per-call scratch state (an acceptOp or a recvOp, by socket
 	// type) so that the hot path does not allocate a closure and sockaddr
@@ -69,7 +71,7 @@ func (s *Socket) getAcceptOp() *acceptOp {
 	if op := s.spareAccept.Swap(nil); op != nil {
 		return op
 	}
-	op := &acceptOp{s: s}
+	op := &acceptOp{}
 	op.fn = op.accept
 	return op
 }
@@ -142,13 +144,20 @@ func (s *Socket) Inherited() bool { return s.inherited }
 func (s *Socket) FD() int { return s.fd }
 
 // SetBlocking sets (true) or clears (false) blocking mode on the socket's
-// open file description. Wait-mode services hand the listening socket to
-// a handler in blocking mode and make it non-blocking again once the
-// handler is gone; do not call Accept or RecvFrom while it is blocking.
+// open file description, and clears the receive timeout that Accept sets.
+// Wait-mode services hand the listening socket to a handler in blocking
+// mode and make it non-blocking again once the handler is gone; do not
+// call Accept or RecvFrom while it is blocking.
 func (s *Socket) SetBlocking(b bool) error {
 	var serr error
+	s.acceptReady.Store(false)
 	err := s.rc.Control(func(fd uintptr) {
-		serr = unix.SetNonblock(int(fd), !b)
+		if serr = unix.SetNonblock(int(fd), !b); serr != nil {
+			return
+		}
+		if s.sotype == unix.SOCK_STREAM {
+			serr = unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{})
+		}
 	})
 	if err != nil {
 		return s.opError("set blocking", err)
