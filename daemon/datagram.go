@@ -55,7 +55,7 @@ func (d *Daemon) datagramLoop(s *socket) {
 		}
 		st := svc.state.Load()
 		now := time.Now()
-		ticket, reason, ok := svc.gate.Admit(dg.Remote.Addr(), now)
+		ticket, reason, ok := d.admit(svc, dg.Remote.Addr(), now)
 		if !ok {
 			svc.refuse(reason, dg.Remote.String())
 			continue
@@ -126,6 +126,7 @@ func (d *Daemon) spawnDatagram(svc *service, st *state, dg listener.Datagram, pa
 	d.start(svc, st, env, f, dg.Remote.String(), ticket, accepted)
 	unix.Close(p[0])
 	unix.Close(rfd)
+	d.sp.Reap() // see handleConn
 }
 
 func datagramEnv(st *state, dg listener.Datagram) []string {

@@ -164,6 +164,19 @@ func isClosed(c <-chan struct{}) bool {
 	}
 }
 
+// admit is svc.gate.Admit, but a client refused for instances or
+// per_source gets a second chance after a reap: handlers that have exited
+// but are not reaped yet (under load they are reaped inline, after
+// spawns) still hold their slots. A refused Admit takes nothing.
+func (d *Daemon) admit(svc *service, client netip.Addr, now time.Time) (acl.Ticket, acl.Reason, bool) {
+	ticket, reason, ok := svc.gate.Admit(client, now)
+	if !ok && (reason == acl.ReasonInstances || reason == acl.ReasonPerSource) {
+		d.sp.Reap()
+		ticket, reason, ok = svc.gate.Admit(client, now)
+	}
+	return ticket, reason, ok
+}
+
 // handleConn decides on one accepted connection and hands it on. It owns
 // c.FD and closes it on every path.
 func (d *Daemon) handleConn(s *socket, c listener.Conn) {
@@ -174,14 +187,7 @@ func (d *Daemon) handleConn(s *socket, c listener.Conn) {
 	if c.Remote.IsValid() {
 		client = c.Remote.Addr()
 	}
-	ticket, reason, ok := svc.gate.Admit(client, accepted)
-	if !ok && (reason == acl.ReasonInstances || reason == acl.ReasonPerSource) {
-		// Handlers that have exited but are not reaped yet still hold
-		// their slots (under load they are reaped inline, after spawns):
-		// reap them, then decide again. A refused Admit took nothing.
-		d.sp.Reap()
-		ticket, reason, ok = svc.gate.Admit(client, accepted)
-	}
+	ticket, reason, ok := d.admit(svc, client, accepted)
 	if !ok {
 		svc.refuse(reason, remoteString(c.Remote))
 		if len(st.denyMsg) > 0 {

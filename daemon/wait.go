@@ -57,7 +57,7 @@ func (d *Daemon) waitLoop(s *socket) {
 		if client.IsValid() {
 			addr = client.Addr()
 		}
-		ticket, reason, ok := svc.gate.Admit(addr, now)
+		ticket, reason, ok := d.admit(svc, addr, now)
 		if !ok {
 			if st.protocol == "udp" {
 				svc.refuse(reason, remoteString(client))
