@@ -45,8 +45,10 @@ type Daemon struct {
 	// end when they go quiet (stream.go); its goroutine is one of loops.
 	watcher *listener.Watcher
 
-	loops    sync.WaitGroup // socket loops and the sessions and spawns they start
-	done     chan struct{}  // closed by Shutdown: builtin sessions and back-offs end
+	loops          sync.WaitGroup // socket loops and the sessions and spawns they start
+	extraAcceptors atomic.Int32   // running extra acceptors, all sockets (maxExtraAcceptors)
+
+	done     chan struct{} // closed by Shutdown: builtin sessions and back-offs end
 	shutdown sync.Once
 	finished chan struct{} // closed when Wait's work is over
 

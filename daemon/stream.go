@@ -23,8 +23,15 @@ const (
 )
 
 // maxAcceptors bounds the goroutines accepting (and spawning) on one
-// socket at once.
-const maxAcceptors = 16
+// socket at once; maxExtraAcceptors bounds the extra ones (all but the
+// first of each socket) of the whole daemon. A busy socket's acceptors
+// each block in accept4 on a thread of their own, and the Go runtime
+// dies past 10000 threads: however many services are busy at once,
+// superd stays far below.
+const (
+	maxAcceptors      = 16
+	maxExtraAcceptors = 512
+)
 
 // streamLoop accepts connections of a nowait TCP or Unix service until the
 // socket is retired or goes idle. It starts a handler in the goroutine
@@ -126,9 +133,15 @@ func (d *Daemon) ensureAcceptor(s *socket) {
 		s.acceptors.Add(-1)
 		return
 	}
+	if n := d.extraAcceptors.Add(1); n > maxExtraAcceptors {
+		d.extraAcceptors.Add(-1)
+		s.acceptors.Add(-1)
+		return
+	}
 	d.loops.Add(1)
 	go func() {
 		defer d.loops.Done()
+		defer d.extraAcceptors.Add(-1)
 		d.streamLoop(s, true)
 	}()
 }
