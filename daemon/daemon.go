@@ -47,6 +47,7 @@ type Daemon struct {
 
 	loops          sync.WaitGroup // socket loops and the sessions and spawns they start
 	extraAcceptors atomic.Int32   // running extra acceptors, all sockets (maxExtraAcceptors)
+	maxAcceptors   int32          // per socket: acceptorsPerSocket at New
 
 	done     chan struct{} // closed by Shutdown: builtin sessions and back-offs end
 	shutdown sync.Once
@@ -92,6 +93,8 @@ func New(o Options) (*Daemon, error) {
 		sockets:  make(map[string]*socket),
 		done:     make(chan struct{}),
 		finished: make(chan struct{}),
+
+		maxAcceptors: acceptorsPerSocket(),
 	}
 	for _, f := range o.Inherited {
 		s, err := listener.Inherit(f)

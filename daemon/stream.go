@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -22,16 +23,25 @@ const (
 	maxBackoff = time.Second
 )
 
-// maxAcceptors bounds the goroutines accepting (and spawning) on one
-// socket at once; maxExtraAcceptors bounds the extra ones (all but the
-// first of each socket) of the whole daemon. A busy socket's acceptors
-// each block in accept4 on a thread of their own, and the Go runtime
-// dies past 10000 threads: however many services are busy at once,
-// superd stays far below.
-const (
-	maxAcceptors      = 16
-	maxExtraAcceptors = 512
-)
+// maxExtraAcceptors bounds the extra acceptors (all but the first of
+// each socket) of the whole daemon. A busy socket's acceptors each block
+// in accept4 on a thread of their own, and the Go runtime dies past 10000
+// threads: however many services are busy at once, superd stays far
+// below.
+const maxExtraAcceptors = 512
+
+// acceptorsPerSocket bounds the extra goroutines accepting (and
+// spawning) on one socket at once, besides its first: three quarters of
+// GOMAXPROCS, at least 2. Each blocked acceptor holds a runtime P while
+// in accept4; with every P held so, the runtime's monitor takes them back
+// every 20 µs, which cost more CPU than the extra acceptors gained
+// (measured on 2 cores, GOMAXPROCS 8, /bin/cat at 32 clients: 16 extra
+// acceptors 1,500 conn/s and 241 µs of superd CPU a connection, 6 extra
+// acceptors 1,713 conn/s and 186 µs; the hello handler the same within
+// noise).
+func acceptorsPerSocket() int32 {
+	return max(2, int32(runtime.GOMAXPROCS(0))*3/4)
+}
 
 // streamLoop accepts connections of a nowait TCP or Unix service until the
 // socket is retired or goes idle. It starts a handler in the goroutine
@@ -39,7 +49,7 @@ const (
 // goroutine costs a thread wake-up on the way to every fork. So that
 // spawns still overlap, an acceptor about to spawn while another
 // connection waits first makes sure another acceptor is waiting in
-// accept, starting one if needed (at most maxAcceptors). Extra acceptors
+// accept, starting one if needed (at most d.maxAcceptors). Extra acceptors
 // stay while the socket is busy, so a steady load keeps its acceptors
 // instead of starting goroutines as it goes.
 //
@@ -121,7 +131,7 @@ func (d *Daemon) wake(s *socket) {
 
 // ensureAcceptor starts another acceptor for s, so that the next
 // connection does not wait for this spawn, unless one is waiting in
-// accept already, there are maxAcceptors, or no connection is waiting in
+// accept already, there are d.maxAcceptors, or no connection is waiting in
 // the backlog: clients one at a time gain nothing from a second acceptor,
 // and handing the socket back and forth between two costs a thread
 // wake-up per connection.
@@ -129,7 +139,7 @@ func (d *Daemon) ensureAcceptor(s *socket) {
 	if s.waiting.Load() > 0 || isClosed(s.stop) || !s.sock.Pending() {
 		return
 	}
-	if n := s.acceptors.Add(1); n > maxAcceptors {
+	if n := s.acceptors.Add(1); n > d.maxAcceptors {
 		s.acceptors.Add(-1)
 		return
 	}

@@ -28,8 +28,9 @@ const (
 	// hotSlice is the receive timeout of a listening socket: how long an
 	// acceptor may stay blocked in accept4, and so how long a Close may
 	// wait before the descriptor is released (the runtime defers the
-	// close(2) until the acceptors have returned).
-	hotSlice = 10 * time.Millisecond
+	// close(2) until the acceptors have returned). Under 10 ms: the
+	// runtime takes the P back from any system call that lasts longer.
+	hotSlice = 8 * time.Millisecond
 )
 
 // acceptMode makes the socket blocking with a receive timeout of hotSlice,

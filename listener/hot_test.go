@@ -98,9 +98,9 @@ func TestHotWaitGoesQuiet(t *testing.T) {
 	if !waitFor(time.Second, inAccept4) {
 		t.Fatalf("Accept on a busy socket is not blocked in accept4")
 	}
-	// Quiet for hotWindow: the waiter leaves poll(2) for the poller...
+	// Quiet for hotWindow: the waiter leaves accept4 for the poller...
 	if !waitFor(hotWindow+time.Second, func() bool { return !inAccept4() }) {
-		t.Fatalf("still waiting in poll %v after the last connection", hotWindow+time.Second)
+		t.Fatalf("still blocked in accept4 %v after the last connection", hotWindow+time.Second)
 	}
 	select {
 	case r := <-ch:
