@@ -43,10 +43,15 @@ type acceptResult struct {
 	err error
 }
 
-func acceptAsync(s *Socket) <-chan acceptResult {
+func acceptAsync(s *Socket) <-chan acceptResult { return async(s.Accept) }
+
+func acceptOrIdleAsync(s *Socket) <-chan acceptResult { return async(s.AcceptOrIdle) }
+
+// async runs accept in a goroutine; its result arrives on the channel.
+func async(accept func() (Conn, error)) <-chan acceptResult {
 	ch := make(chan acceptResult, 1)
 	go func() {
-		c, err := s.Accept()
+		c, err := accept()
 		ch <- acceptResult{c, err}
 	}()
 	return ch

@@ -365,15 +365,7 @@ func TestAcceptOrIdle(t *testing.T) {
 	}
 	unix.Close(c.FD)
 	// Busy: it waits in accept4 for the next connection...
-	type res struct {
-		c   Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := s.AcceptOrIdle()
-		ch <- res{c, err}
-	}()
+	ch := acceptOrIdleAsync(s)
 	if !waitFor(time.Second, inAccept4) {
 		t.Fatalf("AcceptOrIdle on a busy socket is not blocked in accept4")
 	}
@@ -401,10 +393,7 @@ func TestAcceptOrIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	unix.Close(c.FD)
-	go func() {
-		c, err := s.AcceptOrIdle()
-		ch <- res{c, err}
-	}()
+	ch = acceptOrIdleAsync(s)
 	if !waitFor(time.Second, inAccept4) {
 		t.Fatalf("AcceptOrIdle on a busy socket is not blocked in accept4")
 	}

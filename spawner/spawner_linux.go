@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -242,10 +244,7 @@ func (s *Spawner) waitIdle(d time.Duration) bool {
 // handler.
 func (s *Spawner) signalAll(sig syscall.Signal) {
 	s.mu.Lock()
-	hs := make([]*Handler, 0, len(s.handlers))
-	for _, h := range s.handlers {
-		hs = append(hs, h)
-	}
+	hs := slices.Collect(maps.Values(s.handlers))
 	s.mu.Unlock()
 	for _, h := range hs {
 		_ = h.Signal(sig)

@@ -3,6 +3,8 @@ package spawner
 import (
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -143,10 +145,7 @@ func (w *stderrWatch) stop() {
 // watch's own descriptors; run has returned.
 func (w *stderrWatch) closeAll() {
 	w.mu.Lock()
-	sts := make([]*stderrStream, 0, len(w.streams))
-	for _, st := range w.streams {
-		sts = append(sts, st)
-	}
+	sts := slices.Collect(maps.Values(w.streams))
 	w.mu.Unlock()
 	for _, st := range sts {
 		st.mu.Lock()
