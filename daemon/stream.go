@@ -133,8 +133,7 @@ func (d *Daemon) wake(s *socket) {
 // connection does not wait for this spawn, unless one is waiting in
 // accept already, there are d.maxAcceptors, or no connection is waiting in
 // the backlog: clients one at a time gain nothing from a second acceptor,
-// and handing the socket back and forth between two costs a thread
-// wake-up per connection.
+// which costs a thread and a wake-up per connection of its own.
 func (d *Daemon) ensureAcceptor(s *socket) {
 	if s.waiting.Load() > 0 || isClosed(s.stop) || !s.sock.Pending() {
 		return
