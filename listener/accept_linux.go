@@ -48,6 +48,14 @@ func (op *acceptOp) acceptOnce(fd uintptr) bool {
 	return true
 }
 
+// clearRcvTimeout sets fd's SO_RCVTIMEO to none.
+func (op *acceptOp) clearRcvTimeout(fd int) syscall.Errno {
+	var tv unix.Timeval
+	_, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO,
+		uintptr(unsafe.Pointer(&tv)), unsafe.Sizeof(tv), 0)
+	return e
+}
+
 // getsockname fills op.rsa with the local address of fd.
 func (op *acceptOp) getsockname(fd int) syscall.Errno {
 	op.alen = unix.SizeofSockaddrAny
@@ -106,6 +114,12 @@ func (s *Socket) accept(orIdle bool) (Conn, error) {
 		return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, os.NewSyscallError("accept4", op.errno))
 	}
 	c := Conn{FD: op.nfd}
+	// The connection inherits the listening socket's receive timeout
+	// (hot_linux.go); a handler's reads must block as long as they like.
+	if e := op.clearRcvTimeout(c.FD); e != 0 {
+		unix.Close(c.FD)
+		return Conn{}, fmt.Errorf("accept %s %s: %w", s.addr.Network, s.addr, os.NewSyscallError("setsockopt SO_RCVTIMEO", e))
+	}
 	if s.family == unix.AF_UNIX {
 		cred, err := unix.GetsockoptUcred(c.FD, unix.SOL_SOCKET, unix.SO_PEERCRED)
 		if err != nil {

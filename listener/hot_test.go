@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,5 +197,50 @@ func TestSetBlockingClearsAcceptTimeout(t *testing.T) {
 	unix.Close(acceptTimeout(t, s).FD)
 	if tv, _ := unix.GetsockoptTimeval(s.FD(), unix.SOL_SOCKET, unix.SO_RCVTIMEO); tv.Nano() < int64(hotSlice) || !isBlocking(t, s.FD()) {
 		t.Errorf("Accept after SetBlocking(false): SO_RCVTIMEO %v, blocking %v", tv, isBlocking(t, s.FD()))
+	}
+}
+
+func TestAcceptedConnHasNoTimeout(t *testing.T) {
+	// A connection inherits the listening socket's options, the receive
+	// timeout Accept sets included: Accept clears it, or a handler
+	// waiting for its client longer than hotSlice would read EAGAIN.
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			addr := "127.0.0.1:0"
+			if network == "unix" {
+				addr = filepath.Join(t.TempDir(), "s")
+			}
+			s := mustBind(t, mustParse(t, network, addr), Options{})
+			for i := range 3 {
+				var c net.Conn
+				var err error
+				if network == "unix" {
+					c, err = net.Dial("unix", addr)
+				} else {
+					c, err = net.Dial("tcp", loopback(s).String())
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				conn := acceptTimeout(t, s)
+				defer unix.Close(conn.FD)
+				if tv, err := unix.GetsockoptTimeval(s.FD(), unix.SOL_SOCKET, unix.SO_RCVTIMEO); err != nil || tv.Nano() == 0 {
+					t.Fatalf("listening socket SO_RCVTIMEO = %v, %v; want Accept's", tv, err)
+				}
+				if tv, err := unix.GetsockoptTimeval(conn.FD, unix.SOL_SOCKET, unix.SO_RCVTIMEO); err != nil || tv.Nano() != 0 {
+					t.Errorf("connection %d: SO_RCVTIMEO = %v, %v; want none", i, tv, err)
+				}
+				// A read blocks past hotSlice until the client writes.
+				go func() {
+					time.Sleep(5 * hotSlice)
+					c.Write([]byte("x"))
+				}()
+				var b [1]byte
+				if n, err := unix.Read(conn.FD, b[:]); n != 1 || err != nil {
+					t.Errorf("connection %d: read = %d, %v; want the client's byte", i, n, err)
+				}
+			}
+		})
 	}
 }

@@ -2,13 +2,17 @@ package test
 
 import (
 	"bufio"
+	"fmt"
+	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestFDTable checks every column of SPEC §3's table: exactly which
@@ -249,4 +253,38 @@ func TestCredentials(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSlowClient: a handler waits as long as its client takes, on a busy
+// socket too (whose accepted connections superd must not leave with the
+// listening socket's short receive timeout) and on TCP and Unix sockets.
+func TestSlowClient(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "cat.sock")
+	s := startSuperd(t, map[string]string{
+		"svc.hcl": service("cat", `listen = ["127.0.0.1:0"]`, userLine, `command = ["/bin/cat"]`) +
+			service("ucat", `protocol = "unix"`, `listen = ["`+sock+`"]`, userLine, `command = ["/bin/cat"]`),
+	})
+	for _, tc := range []struct{ network, addr string }{{"tcp", s.addr("cat")}, {"unix", sock}} {
+		t.Run(tc.network, func(t *testing.T) {
+			for i := range 4 { // the first connections make the socket busy
+				c, err := net.DialTimeout(tc.network, tc.addr, ioTimeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(100 * time.Millisecond)
+				msg := fmt.Sprintf("late %d\n", i)
+				if _, err := c.Write([]byte(msg)); err != nil {
+					t.Fatal(err)
+				}
+				if got := readLine(t, c); got+"\n" != msg {
+					t.Errorf("connection %d: got %q, want %q", i, got, msg)
+				}
+				c.Close()
+			}
+		})
+	}
+	if n := s.countLogs(msgIs("handler exited", "status", "failure")); n != 0 {
+		t.Errorf("%d handlers failed:\n%s", n, s.logText())
+	}
 }
