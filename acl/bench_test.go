@@ -31,23 +31,16 @@ func benchDenied(b *testing.B, addr string) {
 	}
 }
 
-func BenchmarkAdmitAllowed(b *testing.B) {
-	g := NewGate(benchPolicy(b), noLoad)
-	client := netip.MustParseAddr("10.1.2.3")
-	now := time.Now()
-	b.ReportAllocs()
-	for b.Loop() {
-		tk, _, ok := g.Admit(client, now)
-		if !ok {
-			b.Fatal("refused")
-		}
-		tk.Release()
-	}
-}
+func BenchmarkAdmitAllowed(b *testing.B) { benchAdmitAllowed(b, benchPolicy(b)) }
 
 func BenchmarkAdmitAllowedRate(b *testing.B) {
 	p := benchPolicy(b)
 	p.Rate = Rate{N: 1_000_000_000, Per: time.Second}
+	benchAdmitAllowed(b, p)
+}
+
+// benchAdmitAllowed admits and releases one allowed client under p.
+func benchAdmitAllowed(b *testing.B, p Policy) {
 	g := NewGate(p, noLoad)
 	client := netip.MustParseAddr("10.1.2.3")
 	now := time.Now()
