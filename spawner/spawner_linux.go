@@ -34,6 +34,8 @@ type Spawner struct {
 	umask       int           // the process's umask at New
 	nice        int           // the process's nice value at New
 	forceHelper string        // non-empty: why every spawn goes through the helper
+	clone       *cloneState   // nil: handlers start through syscall.ForkExec
+	cloneOff    atomic.Bool   // clone3 failed as unsupported: ForkExec from now on
 	stderr      *stderrWatch  // reads the handlers' stderr pipes
 	escapeAfter time.Duration // guarded by mu (tests shorten it)
 
@@ -121,7 +123,8 @@ func New(o Options) (*Spawner, error) {
 	// Go resets the signals it handles in a forked child; the rest keep
 	// their disposition, and the child gets the runtime's initial mask.
 	// Whatever the plain ForkExec would pass on, the helper clears.
-	if stuck := unignoreSignals(s.ignCh); len(stuck) > 0 {
+	stuck := unignoreSignals(s.ignCh)
+	if len(stuck) > 0 {
 		s.forceHelper = fmt.Sprintf("signals %v ignored", stuck)
 	}
 	for _, k := range []string{"SigBlk", "CapInh", "CapAmb"} {
@@ -129,7 +132,12 @@ func New(o Options) (*Spawner, error) {
 			s.forceHelper = fmt.Sprintf("%s %s", k, v)
 		}
 	}
-	if s.forceHelper != "" {
+	if !o.NoClone {
+		if s.clone, err = newCloneState(stuck); err != nil {
+			log.Info("handlers start through syscall.ForkExec", "reason", err)
+		}
+	}
+	if s.forceHelper != "" && s.clone == nil {
 		if s.helperPath == "" {
 			log.Warn("handlers will inherit process state, no exec helper", "reason", s.forceHelper)
 			s.forceHelper = ""

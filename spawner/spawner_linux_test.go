@@ -24,6 +24,24 @@ var paths = []struct {
 	{"plain", pathPlain, func(*Spec) {}},
 	{"thread", pathThread, func(sp *Spec) { sp.Umask = 0o027 }},
 	{"helper", pathHelper, func(sp *Spec) { sp.Rlimits = []Rlimit{{unix.RLIMIT_CORE, 0, 0}} }},
+	{"clone", pathClone, func(sp *Spec) { sp.Umask = 0o027; sp.Rlimits = []Rlimit{{unix.RLIMIT_CORE, 0, 0}} }},
+}
+
+// pathsOn is paths with each mod also choosing, on s, between the clone
+// path and syscall.ForkExec.
+func pathsOn(s *Spawner) []struct {
+	name string
+	want path
+	mod  func(*Spec)
+} {
+	ps := slices.Clone(paths)
+	for i, p := range ps {
+		ps[i].mod = func(sp *Spec) {
+			s.cloneOff.Store(p.want != pathClone)
+			p.mod(sp)
+		}
+	}
+	return ps
 }
 
 func TestDescriptorTable(t *testing.T) {
@@ -47,7 +65,7 @@ func TestDescriptorTable(t *testing.T) {
 		{"fd null", Files{Stdin: -1, Stdout: -1, Extra: conn, Stderr: StderrNull},
 			map[int]string{0: null, 1: null, 2: null, 3: sock}},
 	}
-	for _, p := range paths {
+	for _, p := range pathsOn(s) {
 		for _, tt := range tests {
 			t.Run(p.name+"/"+tt.name, func(t *testing.T) {
 				dir := probeDir(t)
@@ -77,7 +95,7 @@ func TestDescriptorTable(t *testing.T) {
 
 func TestProcessState(t *testing.T) {
 	s, _ := newTestSpawner(t)
-	for _, p := range paths {
+	for _, p := range pathsOn(s) {
 		t.Run(p.name, func(t *testing.T) {
 			dir := probeDir(t)
 			sp := probeSpec(dir)
@@ -210,9 +228,13 @@ func TestUmaskNice(t *testing.T) {
 		{"nice", -1, 7, true, nil, pathThread, own, "7"},
 		{"both", 0o002, 5, true, nil, pathThread, "0002", "5"},
 		{"helper", 0o027, 3, true, []Rlimit{{unix.RLIMIT_CORE, 0, 0}}, pathHelper, "0027", "3"},
+		{"clone leave", -1, 0, false, nil, pathClone, own, strconv.Itoa(s.nice)},
+		{"clone", 0o077, 7, true, nil, pathClone, "0077", "7"},
+		{"clone with rlimits", 0o027, 3, true, []Rlimit{{unix.RLIMIT_CORE, 0, 0}}, pathClone, "0027", "3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			s.cloneOff.Store(tt.want != pathClone)
 			dir := probeDir(t)
 			sp := probeSpec(dir)
 			sp.Umask, sp.Nice, sp.SetNice, sp.Rlimits = tt.umask, tt.nice, tt.setNice, tt.rlimits
@@ -241,7 +263,7 @@ func TestUmaskNice(t *testing.T) {
 func TestCredentials(t *testing.T) {
 	needRoot(t)
 	s, _ := newTestSpawner(t)
-	for _, p := range paths {
+	for _, p := range pathsOn(s) {
 		for _, groups := range [][]uint32{nil, {100, 65534}} {
 			t.Run(fmt.Sprintf("%s/groups=%v", p.name, groups), func(t *testing.T) {
 				dir := probeDir(t)
@@ -276,13 +298,13 @@ func TestCredentials(t *testing.T) {
 		if err := os.Mkdir(priv, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range paths {
+		for _, p := range pathsOn(s) {
 			sp := &Spec{Path: "/bin/true", Dir: priv, Umask: -1, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 			p.mod(sp)
 			ch := make(chan Exit, 1)
 			_, err := s.Start(sp, devNullFiles, "", func(e Exit) { ch <- e })
 			if err != nil {
-				continue // plain and thread paths: ForkExec reports EACCES
+				continue // clone, plain and thread paths report EACCES from Start
 			}
 			if e := <-ch; e.Status.ExitStatus() != 127 {
 				t.Errorf("%s: exit status = %v, want 127 from the helper", p.name, e.Status)
@@ -298,7 +320,7 @@ func TestIgnoredSignalsReset(t *testing.T) {
 		t.Fatalf("SIGPIPE not ignored in the test process")
 	}
 	s, _ := newTestSpawner(t)
-	for _, p := range paths {
+	for _, p := range pathsOn(s) {
 		t.Run(p.name, func(t *testing.T) {
 			dir := probeDir(t)
 			sp := probeSpec(dir)
@@ -337,6 +359,12 @@ func TestStuckSignals(t *testing.T) {
 	}
 	dir := probeDir(t)
 	sp := probeSpec(dir)
+	if s.clone != nil {
+		if r, _ := probe(t, s, sp, dir, devNullFiles); r.status["SigIgn"] != "0000000000000000" {
+			t.Errorf("clone path: SigIgn = %s, want 0", r.status["SigIgn"])
+		}
+	}
+	s.cloneOff.Store(true)
 	if got := s.pathFor(sp); got != pathPlain {
 		t.Fatalf("pathFor = %d, want plain", got)
 	}
@@ -352,6 +380,15 @@ func TestStuckSignals(t *testing.T) {
 	}
 	if r, _ := probe(t, s, sp, dir, devNullFiles); r.status["SigIgn"] != "0000000000000000" {
 		t.Errorf("helper path: SigIgn = %s, want 0", r.status["SigIgn"])
+	}
+	if s.clone == nil {
+		return
+	}
+	// The clone child resets the signals New found stuck.
+	s.clone.ignored = []syscall.Signal{33}
+	s.cloneOff.Store(false)
+	if r, _ := probe(t, s, sp, dir, devNullFiles); r.status["SigIgn"] != "0000000000000000" {
+		t.Errorf("clone path: SigIgn = %s, want 0", r.status["SigIgn"])
 	}
 }
 
@@ -443,7 +480,7 @@ func TestStartFailure(t *testing.T) {
 	s.mu.Lock()
 	s.escapeAfter = 100 * time.Millisecond
 	s.mu.Unlock()
-	for _, p := range paths {
+	for _, p := range pathsOn(s) {
 		sp := &Spec{Path: "/nonexistent/prog", Umask: -1}
 		p.mod(sp)
 		ch := make(chan Exit, 1)
@@ -474,7 +511,7 @@ func TestStartFailure(t *testing.T) {
 	if _, err := s.Start(&Spec{Path: "/bin/true", Umask: -1, Rlimits: []Rlimit{{}}}, devNullFiles, "", nil); err != nil {
 		t.Logf("bad rlimit: %v", err) // resource 0 (CPU) 0/0: fine either way
 	}
-	s2, err := New(Options{})
+	s2, err := New(Options{NoClone: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,6 +676,13 @@ func TestTerminateAll(t *testing.T) {
 // inheritable capability) that sends every spawn through the helper.
 func wantPath(t *testing.T, s *Spawner, want path) path {
 	t.Helper()
+	if want == pathClone {
+		if s.clone == nil {
+			t.Logf("no clone path here: the ForkExec paths stand in")
+			return pathHelper
+		}
+		return pathClone
+	}
 	if s.forceHelper != "" {
 		t.Logf("every spawn goes through the exec helper here: %s", s.forceHelper)
 		return pathHelper

@@ -88,6 +88,9 @@ type Options struct {
 	HelperPath string
 	// Logger receives stderr lines and escapee records; nil discards.
 	Logger *slog.Logger
+	// NoClone starts every handler through syscall.ForkExec (and the
+	// exec helper) even where the clone path works.
+	NoClone bool
 }
 
 // Stats is a snapshot of a Spawner's counters.

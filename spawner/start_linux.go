@@ -1,6 +1,7 @@
 package spawner
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -136,10 +137,13 @@ const (
 	pathPlain  path = iota // syscall.ForkExec
 	pathThread             // ForkExec from a locked thread with its umask/nice
 	pathHelper             // re-exec of the superd binary
+	pathClone              // cloneVfork: everything in one child
 )
 
 func (s *Spawner) pathFor(sp *Spec) path {
 	switch {
+	case s.clone != nil && !s.cloneOff.Load():
+		return pathClone
 	case len(sp.Rlimits) > 0 || sp.ListenFDName != "" || s.forceHelper != "":
 		return pathHelper
 	case sp.Umask >= 0 && sp.Umask != s.umask, sp.SetNice && sp.Nice != s.nice:
@@ -176,6 +180,16 @@ func (s *Spawner) Start(sp *Spec, f Files, remote string, onExit func(Exit)) (*H
 	s.mu.Unlock()
 
 	h, err := s.start(sp, f, p, remote, onExit)
+	if errors.Is(err, errCloneUnsupported) {
+		if s.cloneOff.CompareAndSwap(false, true) {
+			s.log.Warn("handlers start through syscall.ForkExec from now on", "error", err)
+		}
+		if p = s.pathFor(sp); p == pathHelper && s.helperPath == "" {
+			err = errors.New("needs the exec helper (rlimits or LISTEN_PID), no helper path")
+		} else {
+			h, err = s.start(sp, f, p, remote, onExit)
+		}
+	}
 	if err != nil {
 		s.startErrors.Add(1)
 		s.finished()
@@ -213,6 +227,8 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Ex
 		attr.Dir, attr.Env = sp.dir(), sp.Env
 		attr.Sys = &syscall.SysProcAttr{Setsid: true, Credential: sp.Credential}
 		pid, err = forkExecLocked(sp, s.umask, s.nice, &attr)
+	case pathClone:
+		pid, err = s.startClone(sp, attr.Files)
 	case pathHelper:
 		attr.Env = sp.helperEnv()
 		attr.Sys = &syscall.SysProcAttr{Setsid: true}

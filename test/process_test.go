@@ -120,6 +120,42 @@ func TestRlimits(t *testing.T) {
 	})
 }
 
+// TestRlimitNofileStartup starts superd with a soft RLIMIT_NOFILE below
+// the hard one, which the Go runtime raises in superd at start: handlers
+// without a files limit still get the start-up soft limit.
+func TestRlimitNofileStartup(t *testing.T) {
+	t.Parallel()
+	hard := shellLimits(t)[1]
+	if hard < 1000 {
+		t.Skipf("hard RLIMIT_NOFILE %d is below the test's soft limit 1000", hard)
+	}
+	s := startSuperdOpts(t, map[string]string{
+		"svc.hcl": service("nolim", `listen = ["127.0.0.1:0"]`, userLine, `command = ["/bin/cat", "/proc/self/limits"]`) +
+			service("nolimfd", `listen = ["127.0.0.1:0"]`, userLine, `pass = "fd"`, `command = `+handlerCmd("report", "3")) +
+			service("lim", `listen = ["127.0.0.1:0"]`, userLine, `command = ["/bin/cat", "/proc/self/limits"]`, `limits {`, `  files = 200`, `}`),
+	}, runOpts{Setup: func(c *exec.Cmd) {
+		c.Args = append([]string{"/bin/sh", "-c", `ulimit -Sn 1000 && exec "$0" "$@"`}, c.Args...)
+		c.Path = "/bin/sh"
+	}})
+	var own unix.Rlimit
+	if err := unix.Prlimit(s.Pid, unix.RLIMIT_NOFILE, nil, &own); err != nil {
+		t.Fatal(err)
+	}
+	if own.Cur == 1000 {
+		t.Fatalf("superd's own soft RLIMIT_NOFILE is 1000: the runtime did not raise it, the test proves nothing")
+	}
+	if got := procLimits(t, roundTrip(t, "tcp", s.addr("nolim"), "", false))["Max open files"]; got != [2]uint64{1000, hard} {
+		t.Errorf("handler RLIMIT_NOFILE = %v, want the start-up [1000 %d]", got, hard)
+	}
+	if got := procLimits(t, roundTrip(t, "tcp", s.addr("lim"), "", false))["Max open files"]; got != [2]uint64{200, 200} {
+		t.Errorf("handler with files = 200: RLIMIT_NOFILE = %v, want [200 200]", got)
+	}
+	r, _ := getReport(t, "tcp", s.addr("nolimfd"))
+	if got := r.Rlimits["NOFILE_START"]; got != [2]uint64{1000, hard} {
+		t.Errorf("pass=fd handler RLIMIT_NOFILE = %v, want the start-up [1000 %d]", got, hard)
+	}
+}
+
 func TestUmaskNiceWorkdir(t *testing.T) {
 	t.Parallel()
 	s := startSuperd(t, map[string]string{
