@@ -10,6 +10,10 @@ import (
 // times: the cost of one handler from Start to reaping.
 func benchStart(b *testing.B, sp *Spec, want path) {
 	s, _ := newTestSpawner(b)
+	s.cloneOff.Store(want != pathClone)
+	if want == pathClone && s.clone == nil {
+		b.Skip("no clone path here")
+	}
 	if got := s.pathFor(sp); got != want {
 		b.Fatalf("pathFor = %d, want %d", got, want)
 	}
@@ -57,9 +61,27 @@ func BenchmarkStartHelper(b *testing.B) {
 	benchStart(b, &Spec{Path: "/bin/true", Umask: -1, Rlimits: []Rlimit{{unix.RLIMIT_CORE, 0, 0}}}, pathHelper)
 }
 
-// BenchmarkStartParallel overlaps plain spawns from several goroutines.
+func BenchmarkStartClone(b *testing.B) {
+	benchStart(b, &Spec{Path: "/bin/true", Umask: -1}, pathClone)
+}
+
+// BenchmarkStartCloneAll sets what the ForkExec paths need the locked
+// thread or the exec helper for.
+func BenchmarkStartCloneAll(b *testing.B) {
+	benchStart(b, &Spec{Path: "/bin/true", Umask: 0o077, Nice: 1, SetNice: true, ListenFDName: "x",
+		Rlimits: []Rlimit{{unix.RLIMIT_CORE, 0, 0}}}, pathClone)
+}
+
+// BenchmarkStartParallel overlaps plain spawns from several goroutines,
+// through syscall.ForkExec and through the clone path.
 func BenchmarkStartParallel(b *testing.B) {
+	b.Run("forkexec", func(b *testing.B) { benchParallel(b, true) })
+	b.Run("clone", func(b *testing.B) { benchParallel(b, false) })
+}
+
+func benchParallel(b *testing.B, forkExec bool) {
 	s, _ := newTestSpawner(b)
+	s.cloneOff.Store(forkExec)
 	sp := &Spec{Path: "/bin/true", Umask: -1}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

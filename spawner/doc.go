@@ -12,8 +12,22 @@
 // onExit comes when the group is empty. Processes that left the group's
 // session (setsid) are not waited for; they are logged as escapees.
 //
-// There are three ways to start a handler, chosen per [Spec] so that the
-// common case stays cheap:
+// Handlers start through the clone path where it works: one
+// clone3(CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND) whose child runs a list
+// of system calls prepared by Start (new session, descriptor table,
+// rlimits, umask, nice, signal dispositions, capabilities, credentials,
+// working directory, empty signal mask, LISTEN_PID written in place) and
+// ends in execve. The child borrows the calling thread's stack and memory
+// until the execve, so it is a loop in assembly (amd64) that never calls,
+// pushes or returns; a failed step writes its index and errno into the
+// memory it shares with superd and exits 253, and Start returns the error.
+// Handlers get superd's start-up RLIMIT_NOFILE: when the Go runtime has
+// raised it, New reads the start-up value once from a traced child of
+// syscall.ForkExec, stopped at its execve.
+//
+// Where clone3 is refused (a seccomp filter, Linux before 5.5, another
+// architecture, [Options.NoClone]) there are three ways, chosen per [Spec]
+// so that the common case stays cheap:
 //
 //   - plain: syscall.ForkExec with a new session and the credentials; used
 //     when the Spec asks for nothing that is per thread or per process.
