@@ -91,6 +91,7 @@ type cloneJob struct {
 
 // cloneState is what a Spawner prepares once for the clone path.
 type cloneState struct {
+	flags   uint64       // clone3 flags: CLONE_VM | CLONE_VFORK | CLONE_CLEAR_SIGHAND
 	nofile  *unix.Rlimit // superd's start-up RLIMIT_NOFILE, when the runtime has raised it since
 	sigDfl  kernelSigaction
 	ignored []syscall.Signal // still ignored in superd: set to SIG_DFL in the child
@@ -107,7 +108,7 @@ func newCloneState(ignored []syscall.Signal) (*cloneState, error) {
 	if !haveCloneVfork {
 		return nil, errors.New("no clone3 child for " + runtime.GOARCH)
 	}
-	c := &cloneState{ignored: ignored}
+	c := &cloneState{ignored: ignored, flags: unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_CLEAR_SIGHAND}
 	var err error
 	if c.nofile, err = startNofile(); err != nil {
 		return nil, err
@@ -189,7 +190,7 @@ func (s *Spawner) startClone(sp *Spec, files []uintptr) (int, error) {
 	}
 
 	j.prog = cloneProg{all: ^uint64(0), failAt: ^uintptr(0), steps: &j.steps[0], n: uintptr(len(j.steps))}
-	j.prog.args.flags = unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_CLEAR_SIGHAND
+	j.prog.args.flags = c.flags
 	j.prog.args.exitSignal = uint64(syscall.SIGCHLD)
 	syscall.ForkLock.RLock()
 	r := cloneVfork(&j.prog)
