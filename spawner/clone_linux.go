@@ -7,20 +7,23 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// The clone path starts a handler with one clone3(CLONE_VM|CLONE_VFORK|
-// CLONE_CLEAR_SIGHAND) whose child runs a list of system calls prepared
-// here (cloneVfork, in assembly) and ends in execve. Against
-// syscall.ForkExec it saves the child's reset of every signal handler
-// (the kernel does it), the exec-status pipe (the child reports a failed
-// step in the memory it shares with superd until it executes), and the
-// exec helper's second exec: rlimits, umask, nice and LISTEN_PID are
-// steps of the same child.
+// The clone path starts a handler with one clone3(CLONE_VM|
+// CLONE_CHILD_CLEARTID|CLONE_CLEAR_SIGHAND) whose child runs a list of
+// system calls prepared here (cloneChild, in assembly) on a small stack of
+// its own and ends in execve. The caller waits on a futex for the word the
+// kernel clears when the child executes or exits (a wait the Go runtime
+// sees as a system call, unlike a vfork), then reads the child's verdict
+// from the memory they shared. Against syscall.ForkExec it saves the
+// child's reset of every signal handler (the kernel does it), the
+// exec-status pipe, and the exec helper's second exec: rlimits, umask,
+// nice and LISTEN_PID are steps of the same child.
 
 // cloneStep is one system call of the child: trap(a[0..5]).
 type cloneStep struct {
@@ -39,7 +42,7 @@ type cloneArgs struct {
 	flags, pidfd, childTID, parentTID, exitSignal, stack, stackSize, tls uint64
 }
 
-// cloneProg is what cloneVfork reads and, in the child, writes; the
+// cloneProg is what cloneChild reads and, in the child, writes; the
 // assembly knows its layout.
 type cloneProg struct {
 	all    uint64 // the signal mask while cloning: everything
@@ -74,7 +77,7 @@ const (
 
 // cloneJob holds one spawn's steps and everything they point to: the
 // child reads it through raw addresses, so all of it lives on the heap
-// (a goroutine stack may move) and is kept alive across cloneVfork.
+// (a goroutine stack may move) and is kept alive across cloneChild.
 type cloneJob struct {
 	prog  cloneProg
 	steps []cloneStep
@@ -86,12 +89,14 @@ type cloneJob struct {
 	env   []uintptr // nil-terminated, into strs
 	pid   uintptr   // into strs: where the child writes LISTEN_PID's digits
 	rlims []unix.Rlimit
-	mask  uint64 // the handler's signal mask: empty
+	mask  uint64     // the handler's signal mask: empty
+	tid   uint32     // cleared by the kernel when the child executes or exits
+	stack [64]uint64 // the child's; it never pushes, so only its top is named
 }
 
 // cloneState is what a Spawner prepares once for the clone path.
 type cloneState struct {
-	flags   uint64       // clone3 flags: CLONE_VM | CLONE_VFORK | CLONE_CLEAR_SIGHAND
+	flags   uint64       // clone3 flags: CLONE_VM | CLONE_CHILD_CLEARTID | CLONE_CLEAR_SIGHAND
 	nofile  *unix.Rlimit // superd's start-up RLIMIT_NOFILE, when the runtime has raised it since
 	sigDfl  kernelSigaction
 	ignored []syscall.Signal // still ignored in superd: set to SIG_DFL in the child
@@ -108,7 +113,7 @@ func newCloneState(ignored []syscall.Signal) (*cloneState, error) {
 	if !haveCloneVfork {
 		return nil, errors.New("no clone3 child for " + runtime.GOARCH)
 	}
-	c := &cloneState{ignored: ignored, flags: unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_CLEAR_SIGHAND}
+	c := &cloneState{ignored: ignored, flags: unix.CLONE_VM | unix.CLONE_CHILD_CLEARTID | unix.CLONE_CLEAR_SIGHAND}
 	var err error
 	if c.nofile, err = startNofile(); err != nil {
 		return nil, err
@@ -177,7 +182,7 @@ func startNofile() (*unix.Rlimit, error) {
 var errCloneUnsupported = errors.New("clone3 unsupported")
 
 // startClone starts sp with the descriptor table files (3 or 4 entries)
-// through cloneVfork and returns the handler's pid once it has executed.
+// through cloneChild and returns the handler's pid once it has executed.
 func (s *Spawner) startClone(sp *Spec, files []uintptr) (int, error) {
 	c := s.clone
 	j, _ := c.jobs.Get().(*cloneJob)
@@ -192,9 +197,20 @@ func (s *Spawner) startClone(sp *Spec, files []uintptr) (int, error) {
 	j.prog = cloneProg{all: ^uint64(0), failAt: ^uintptr(0), steps: &j.steps[0], n: uintptr(len(j.steps))}
 	j.prog.args.flags = c.flags
 	j.prog.args.exitSignal = uint64(syscall.SIGCHLD)
+	j.tid = 1
+	j.prog.args.childTID = uint64(uintptr(unsafe.Pointer(&j.tid)))
+	j.prog.args.stack = uint64(uintptr(unsafe.Pointer(&j.stack[0])))
+	j.prog.args.stackSize = uint64(len(j.stack) * 8)
 	syscall.ForkLock.RLock()
-	r := cloneVfork(&j.prog)
+	r := cloneChild(&j.prog)
 	syscall.ForkLock.RUnlock()
+	if int64(r) > 0 {
+		// Until the child executes or exits it reads j and may write
+		// its verdict into it.
+		for atomic.LoadUint32(&j.tid) != 0 {
+			syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&j.tid)), 0 /* FUTEX_WAIT */, 1, 0, 0, 0)
+		}
+	}
 	runtime.KeepAlive(j)
 	runtime.KeepAlive(c)
 	runtime.KeepAlive(sp)
@@ -213,8 +229,8 @@ func (s *Spawner) startClone(sp *Spec, files []uintptr) (int, error) {
 	if j.prog.failAt == ^uintptr(0) {
 		return pid, nil
 	}
-	// The child wrote its failure and exited 253 before this thread
-	// resumed; reap it unless the reaper got there first.
+	// The child wrote its failure and exited 253; reap it unless the
+	// reaper got there first.
 	errno := syscall.Errno(j.prog.errno)
 	for {
 		_, werr := syscall.Wait4(pid, nil, 0, nil)

@@ -1,8 +1,8 @@
 package spawner
 
-// cloneVfork is in clone_linux_amd64.s.
+// cloneChild is in clone_linux_amd64.s.
 //
 //go:noescape
-func cloneVfork(p *cloneProg) uintptr
+func cloneChild(p *cloneProg) uintptr
 
 const haveCloneVfork = true

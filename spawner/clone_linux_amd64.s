@@ -24,14 +24,14 @@
 #define SYS_exit_group 231
 #define SYS_clone3 435
 
-// func cloneVfork(p *cloneProg) uintptr
+// func cloneChild(p *cloneProg) uintptr
 //
-// Blocks every signal on this thread, clone3(p.args) (CLONE_VM|CLONE_VFORK:
-// the child borrows this thread's stack until it executes or exits, so it
-// never pushes, calls or returns), restores the mask and returns clone3's
-// result. The child runs p's steps in order and exits 253 after writing
-// the failed step's index and errno into p.
-TEXT ·cloneVfork(SB),NOSPLIT|NOFRAME,$0-16
+// Blocks every signal on this thread, clone3(p.args), restores the mask
+// and returns clone3's result. The child starts on p.args' stack with
+// every signal blocked and the handlers reset, runs p's steps in order
+// with no call, push or return, and exits 253 after writing the failed
+// step's index and errno into p.
+TEXT ·cloneChild(SB),NOSPLIT|NOFRAME,$0-16
 	MOVQ p+0(FP), R12
 	MOVQ $SYS_rt_sigprocmask, AX
 	MOVQ $2, DI // SIG_SETMASK

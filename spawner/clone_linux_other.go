@@ -2,8 +2,8 @@
 
 package spawner
 
-// Without cloneVfork handlers start through syscall.ForkExec and the exec
+// Without cloneChild handlers start through syscall.ForkExec and the exec
 // helper.
-func cloneVfork(p *cloneProg) uintptr { panic("cloneVfork: not on this architecture") }
+func cloneChild(p *cloneProg) uintptr { panic("cloneChild: not on this architecture") }
 
 const haveCloneVfork = false

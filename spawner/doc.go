@@ -13,14 +13,16 @@
 // session (setsid) are not waited for; they are logged as escapees.
 //
 // Handlers start through the clone path where it works: one
-// clone3(CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND) whose child runs a list
-// of system calls prepared by Start (new session, descriptor table,
-// rlimits, umask, nice, signal dispositions, capabilities, credentials,
-// working directory, empty signal mask, LISTEN_PID written in place) and
-// ends in execve. The child borrows the calling thread's stack and memory
-// until the execve, so it is a loop in assembly (amd64) that never calls,
-// pushes or returns; a failed step writes its index and errno into the
-// memory it shares with superd and exits 253, and Start returns the error.
+// clone3(CLONE_VM|CLONE_CHILD_CLEARTID|CLONE_CLEAR_SIGHAND) whose child
+// runs a list of system calls prepared by Start (new session, descriptor
+// table, rlimits, umask, nice, signal dispositions, capabilities,
+// credentials, working directory, empty signal mask, LISTEN_PID written in
+// place) and ends in execve. The child shares superd's memory until the
+// execve, so it is a loop in assembly (amd64) on a small stack of its own
+// that never calls, pushes or returns; Start waits on a futex for the
+// kernel to clear a word when the child executes or exits. A failed step
+// writes its index and errno into the shared memory and exits 253, and
+// Start returns the error.
 // Handlers get superd's start-up RLIMIT_NOFILE: when the Go runtime has
 // raised it, New reads the start-up value once from a traced child of
 // syscall.ForkExec, stopped at its execve.

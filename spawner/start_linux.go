@@ -137,7 +137,7 @@ const (
 	pathPlain  path = iota // syscall.ForkExec
 	pathThread             // ForkExec from a locked thread with its umask/nice
 	pathHelper             // re-exec of the superd binary
-	pathClone              // cloneVfork: everything in one child
+	pathClone              // cloneChild: everything in one child
 )
 
 func (s *Spawner) pathFor(sp *Spec) path {
