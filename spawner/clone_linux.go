@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -259,7 +258,13 @@ func (j *cloneJob) stepError(i int, errno syscall.Errno, sp *Spec) error {
 	case kindDup:
 		return fmt.Errorf("dup fd %d to %d: %w", a[0], a[1], errno)
 	case kindRlimit:
-		r := j.rlims[len(slices.DeleteFunc(slices.Clone(j.kinds[:i]), func(k stepKind) bool { return k != kindRlimit }))]
+		n := 0 // rlimit steps before this one: its index in j.rlims
+		for _, k := range j.kinds[:i] {
+			if k == kindRlimit {
+				n++
+			}
+		}
+		r := j.rlims[n]
 		return fmt.Errorf("setrlimit %d %d/%d: %w", a[1], r.Cur, r.Max, errno)
 	case kindNice:
 		return fmt.Errorf("setpriority %d: %w", int(a[2]), errno)
