@@ -123,7 +123,7 @@ func (d *Daemon) spawnDatagram(svc *service, st *state, dg listener.Datagram, pa
 		f.Stdout = rfd
 	}
 	env := datagramEnv(st, dg)
-	d.start(svc, st, env, f, dg.Remote.String(), ticket, accepted)
+	d.launch(svc, st, env, f, dg.Remote.String(), ticket, accepted)
 	unix.Close(p[0])
 	unix.Close(rfd)
 	d.sp.Reap() // see handleConn

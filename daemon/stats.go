@@ -18,6 +18,7 @@ type Stats struct {
 
 // Stats returns a snapshot of every service's counters.
 func (d *Daemon) Stats() Stats {
+	d.sp.Sync() // count the launches and exits that are due
 	svcs := d.serviceList()
 	sort.Slice(svcs, func(i, j int) bool { return svcs[i].name < svcs[j].name })
 	out := Stats{

@@ -274,12 +274,50 @@ func (d *Daemon) spawnConn(svc *service, st *state, c listener.Conn, ticket acl.
 	}
 	env := connEnv(st, c)
 	remote := remoteString(c.Remote)
-	d.start(svc, st, env, f, remote, ticket, accepted)
+	d.launch(svc, st, env, f, remote, ticket, accepted)
 	unix.Close(c.FD)
 }
 
-// start runs the handler and arranges its accounting on exit. The caller
-// closes its copies of the descriptors in f afterwards.
+// launch starts a nowait handler without waiting for its exec (see
+// spawner.Launch): it is counted accepted, or spawn_error, once the
+// spawner has its verdict. The caller closes its copies of the
+// descriptors in f afterwards.
+func (d *Daemon) launch(svc *service, st *state, env []string, f spawner.Files, remote string, ticket acl.Ticket, accepted time.Time) {
+	spec := st.spec
+	if env != nil {
+		cp := *spec
+		cp.Env = env
+		spec = &cp
+	}
+	failed := func(err error) {
+		svc.active.Add(-1)
+		ticket.Release()
+		svc.spawnFailed(remote, err)
+	}
+	err := d.sp.Launch(spec, f, remote, func(at time.Time, err error) {
+		if err != nil {
+			failed(err)
+			return
+		}
+		svc.spawnWorked()
+		svc.results[resAccepted].Add(1)
+		svc.spawn.observe(at.Sub(accepted))
+	}, func(e spawner.Exit) {
+		svc.handler.observe(e.Duration)
+		i := exitIndex(e)
+		svc.exits[i].Add(1)
+		svc.active.Add(-1)
+		ticket.Release()
+		svc.logExit(remote, e.Pid, exitStatuses[i], exitCode(e), e.Duration)
+	})
+	if err != nil {
+		failed(err)
+	}
+}
+
+// start runs a wait-mode handler and arranges its accounting on exit; it
+// returns once the handler has executed. The caller closes its copies of
+// the descriptors in f afterwards.
 func (d *Daemon) start(svc *service, st *state, env []string, f spawner.Files, remote string, ticket acl.Ticket, accepted time.Time) (*spawner.Handler, <-chan struct{}) {
 	spec := st.spec
 	if env != nil {

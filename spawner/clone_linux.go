@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -71,6 +72,7 @@ const (
 	kindChdir
 	kindMask
 	kindPid
+	kindClock
 	kindExec
 )
 
@@ -88,9 +90,10 @@ type cloneJob struct {
 	env   []uintptr // nil-terminated, into strs
 	pid   uintptr   // into strs: where the child writes LISTEN_PID's digits
 	rlims []unix.Rlimit
-	mask  uint64     // the handler's signal mask: empty
-	tid   uint32     // cleared by the kernel when the child executes or exits
-	stack [64]uint64 // the child's; it never pushes, so only its top is named
+	mask  uint64        // the handler's signal mask: empty
+	tid   uint32        // cleared by the kernel when the child executes or exits
+	exec  unix.Timespec // CLOCK_MONOTONIC as the child calls execve
+	stack [64]uint64    // the child's; it never pushes, so only its top is named
 }
 
 // cloneState is what a Spawner prepares once for the clone path.
@@ -182,15 +185,18 @@ var errCloneUnsupported = errors.New("clone3 unsupported")
 
 // startClone starts sp with the descriptor table files (3 or 4 entries)
 // through cloneChild and returns the handler's pid once it has executed.
-func (s *Spawner) startClone(sp *Spec, files []uintptr) (int, error) {
+// With async, it returns as soon as the child exists, together with its
+// job: the child still reads the job, and the caller keeps it until the
+// kernel has cleared its tid and then hands it to execVerdict.
+func (s *Spawner) startClone(sp *Spec, files []uintptr, async bool) (int, *cloneJob, error) {
 	c := s.clone
 	j, _ := c.jobs.Get().(*cloneJob)
 	if j == nil {
 		j = new(cloneJob)
 	}
-	defer c.jobs.Put(j)
 	if err := s.cloneSteps(j, sp, files); err != nil {
-		return 0, err
+		c.jobs.Put(j)
+		return 0, nil, err
 	}
 
 	j.prog = cloneProg{all: ^uint64(0), failAt: ^uintptr(0), steps: &j.steps[0], n: uintptr(len(j.steps))}
@@ -203,6 +209,10 @@ func (s *Spawner) startClone(sp *Spec, files []uintptr) (int, error) {
 	syscall.ForkLock.RLock()
 	r := cloneChild(&j.prog)
 	syscall.ForkLock.RUnlock()
+	if int64(r) > 0 && async {
+		return int(r), j, nil
+	}
+	defer c.jobs.Put(j)
 	if int64(r) > 0 {
 		// Until the child executes or exits it reads j and may write
 		// its verdict into it.
@@ -219,14 +229,14 @@ func (s *Spawner) startClone(sp *Spec, files []uintptr) (int, error) {
 		case syscall.ENOSYS, syscall.EINVAL, syscall.EPERM:
 			// No clone3 (a seccomp filter, an old kernel) or no
 			// CLONE_CLEAR_SIGHAND (before Linux 5.5).
-			return 0, fmt.Errorf("%w: %w", errCloneUnsupported, errno)
+			return 0, nil, fmt.Errorf("%w: %w", errCloneUnsupported, errno)
 		default:
-			return 0, fmt.Errorf("clone3: %w", errno)
+			return 0, nil, fmt.Errorf("clone3: %w", errno)
 		}
 	}
 	pid := int(r)
 	if j.prog.failAt == ^uintptr(0) {
-		return pid, nil
+		return pid, nil, nil
 	}
 	// The child wrote its failure and exited 253; reap it unless the
 	// reaper got there first.
@@ -241,7 +251,29 @@ func (s *Spawner) startClone(sp *Spec, files []uintptr) (int, error) {
 		}
 		break
 	}
-	return 0, j.stepError(int(j.prog.failAt), errno, sp)
+	return 0, nil, j.stepError(int(j.prog.failAt), errno, sp)
+}
+
+// execDone reports whether the child of an async startClone is done with
+// its job: it has executed its program or exited.
+func (j *cloneJob) execDone() bool { return atomic.LoadUint32(&j.tid) == 0 }
+
+// execVerdict reads what the child of an async startClone left in its job
+// (execDone is true): when it called execve, or the step that failed and
+// why. The caller then puts the job back into the pool.
+func (j *cloneJob) execVerdict(sp *Spec) (time.Time, error) {
+	if j.prog.failAt != ^uintptr(0) {
+		return time.Time{}, j.stepError(int(j.prog.failAt), syscall.Errno(j.prog.errno), sp)
+	}
+	// The child's clock reading, placed on the Go clock.
+	var now unix.Timespec
+	at := time.Now()
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &now) == nil {
+		if ago := time.Duration(now.Nano() - j.exec.Nano()); ago > 0 {
+			at = at.Add(-ago)
+		}
+	}
+	return at, nil
 }
 
 // stepError says which step failed.
@@ -382,6 +414,7 @@ func (s *Spawner) cloneSteps(j *cloneJob, sp *Spec, files []uintptr) error {
 	if sp.ListenFDName != "" {
 		add(kindPid, stepNoCheck|stepDecimal, unix.SYS_GETPID, j.pid)
 	}
+	add(kindClock, stepNoCheck, unix.SYS_CLOCK_GETTIME, unix.CLOCK_MONOTONIC, uintptr(unsafe.Pointer(&j.exec)))
 	add(kindExec, 0, unix.SYS_EXECVE, j.path, uintptr(unsafe.Pointer(&j.argv[0])), uintptr(unsafe.Pointer(&j.env[0])))
 	return nil
 }

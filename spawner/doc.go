@@ -22,7 +22,12 @@
 // that never calls, pushes or returns; Start waits on a futex for the
 // kernel to clear a word when the child executes or exits. A failed step
 // writes its index and errno into the shared memory and exits 253, and
-// Start returns the error.
+// Start returns the error. [Spawner.Launch] does not wait: it returns once
+// the child exists, and the child's verdict (when it executed, or which
+// step failed and why) is read later from the same memory, by the next
+// Launch, Reap or Sync or by the reaper, and reported through onExec
+// before any onExit. An accept loop so goes straight back to accept while
+// its last handler executes, as a fork-per-connection C server does.
 // Handlers get superd's start-up RLIMIT_NOFILE: when the Go runtime has
 // raised it, New reads the start-up value once from a traced child of
 // syscall.ForkExec, stopped at its execve.

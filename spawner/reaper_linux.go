@@ -24,10 +24,14 @@ type earlyExit struct {
 	end   time.Time
 }
 
-// exitEvent is one finished handler waiting for its onExit.
+// exitEvent is one finished handler waiting for its onExit, or (exec) a
+// launched one's verdict waiting for its onExec.
 type exitEvent struct {
 	h    *Handler
 	exit Exit
+	exec bool
+	at   time.Time // exec: when the handler called execve
+	err  error     // exec: why it did not start
 }
 
 // siginfoChld is the start of the kernel's siginfo_t for SIGCHLD, as
@@ -89,6 +93,9 @@ func (s *Spawner) reaper() {
 	ticking := false
 	poll := time.NewTicker(pollReap)
 	poll.Stop()
+	execPoll := time.NewTimer(time.Hour) // while launches are pending
+	execPoll.Stop()
+	execArmed := false
 	notifying := true // New called signal.Notify
 	for {
 		switch inline := s.inlineReaping(); {
@@ -120,12 +127,23 @@ func (s *Spawner) reaper() {
 			recheck.Stop()
 			ticking = false
 		}
+		if pending := s.hasPending(); pending && !execArmed {
+			execPoll.Reset(pollExec)
+			execArmed = true
+		} else if !pending && execArmed {
+			execPoll.Stop()
+			execArmed = false
+		}
 		select {
 		case <-s.quit:
 			expiry.Stop()
 			recheck.Stop()
 			poll.Stop()
+			execPoll.Stop()
 			return
+		case <-s.execWake:
+		case <-execPoll.C:
+			execArmed = false
 		case <-s.sigCh:
 			s.sigWakes.Add(1)
 		case <-poll.C:
@@ -161,6 +179,7 @@ func peekExited() int {
 func (s *Spawner) reapAll() {
 	s.reapAllMu.Lock()
 	defer s.reapAllMu.Unlock()
+	s.sweep()
 	for {
 		pid := peekExited()
 		if pid <= 0 {
@@ -253,6 +272,10 @@ func (s *Spawner) reapOne(pid int) {
 		}
 		s.mu.Unlock()
 		return
+	}
+	if h.job != nil {
+		// A launch whose verdict nobody has read: it goes first.
+		defer s.clone.jobs.Put(s.confirmLocked(h))
 	}
 	s.mu.Unlock()
 	h.status, h.rusage = ws, ru
@@ -445,11 +468,15 @@ func (s *Spawner) deliver() {
 			return
 		}
 		for _, ev := range batch {
+			if ev.exec {
+				ev.h.onExec(ev.at, ev.err)
+				continue
+			}
 			if ev.h.stderr != nil {
 				ev.h.stderr.finish() // its lines before its exit
 			}
 			ev.exit.TimedOut = ev.h.wasTimedOut()
-			if ev.h.onExit != nil {
+			if ev.h.onExit != nil && !ev.h.execFailed {
 				ev.h.onExit(ev.exit)
 			}
 			s.finished()

@@ -39,12 +39,13 @@ type Spawner struct {
 	stderr      *stderrWatch  // reads the handlers' stderr pipes
 	escapeAfter time.Duration // guarded by mu (tests shorten it)
 
-	sigCh chan os.Signal // SIGCHLD, read by the reaper
-	ignCh chan os.Signal // signals that were ignored at New; never read
-	wake  chan struct{}  // 1-buffered: the exit queue is not empty
-	quit  chan struct{}  // closed by Close: the reaper and dispatcher return
-	wg    sync.WaitGroup // reaper, dispatcher, stderr watcher
-	close sync.Once
+	sigCh    chan os.Signal // SIGCHLD, read by the reaper
+	ignCh    chan os.Signal // signals that were ignored at New; never read
+	wake     chan struct{}  // 1-buffered: the exit queue is not empty
+	execWake chan struct{}  // 1-buffered: a launch is pending
+	quit     chan struct{}  // closed by Close: the reaper and dispatcher return
+	wg       sync.WaitGroup // reaper, dispatcher, stderr watcher
+	close    sync.Once
 
 	// reapMu is held across every reap (wait4) together with the
 	// process-group bookkeeping that follows it, and across every kill of
@@ -63,7 +64,8 @@ type Spawner struct {
 	mu       sync.Mutex
 	handlers map[int]*Handler  // registered and not finished (running or lingering), by pid = pgid
 	early    map[int]earlyExit // reaped before registration (or never registered)
-	queue    []exitEvent       // reaped, onExit not yet called
+	queue    []exitEvent       // reaped, onExit not yet called (and launch verdicts for onExec)
+	pending  []*Handler        // launched, verdict not read yet (see Launch)
 	running  int               // started, onExit not yet returned
 	idle     chan struct{}     // closed when running drops to 0
 	stopping bool              // TerminateAll or Close: Start refuses
@@ -104,6 +106,7 @@ func New(o Options) (*Spawner, error) {
 		sigCh:       make(chan os.Signal, 1),
 		ignCh:       make(chan os.Signal, 1),
 		wake:        make(chan struct{}, 1),
+		execWake:    make(chan struct{}, 1),
 		quit:        make(chan struct{}),
 		handlers:    make(map[int]*Handler),
 		lingering:   make(map[int]*Handler),

@@ -32,6 +32,15 @@ type Handler struct {
 	onExit func(Exit)
 	stderr *stderrStream // nil unless Stderr = StderrLog
 
+	// Set by Launch; guarded by Spawner.mu. Until the child is done
+	// with job (executed or exited), job, spec and the pending entry
+	// stay; then onExec is queued and execFailed says whether onExit
+	// is left out.
+	onExec     func(at time.Time, err error)
+	job        *cloneJob
+	spec       *Spec
+	execFailed bool
+
 	// Guarded by Spawner.reapMu (written before publication by Start).
 	state  handlerState
 	status syscall.WaitStatus // the leader's, once reaped
@@ -179,7 +188,19 @@ func (s *Spawner) Start(sp *Spec, f Files, remote string, onExit func(Exit)) (*H
 	s.running++ // reserved: Close and TerminateAll wait for it
 	s.mu.Unlock()
 
-	h, err := s.start(sp, f, p, remote, onExit)
+	h, err := s.startOn(sp, f, p, remote, nil, onExit)
+	if err != nil {
+		return nil, err
+	}
+	s.started.Add(1)
+	return h, nil
+}
+
+// startOn is Start and Launch after the checks: it starts sp on path p,
+// falling back from a clone3 the kernel refuses, and undoes the
+// reservation in s.running if nothing started.
+func (s *Spawner) startOn(sp *Spec, f Files, p path, remote string, onExec func(time.Time, error), onExit func(Exit)) (*Handler, error) {
+	h, err := s.start(sp, f, p, remote, onExec, onExit)
 	if errors.Is(err, errCloneUnsupported) {
 		if s.cloneOff.CompareAndSwap(false, true) {
 			s.log.Warn("handlers start through syscall.ForkExec from now on", "error", err)
@@ -187,7 +208,7 @@ func (s *Spawner) Start(sp *Spec, f Files, remote string, onExit func(Exit)) (*H
 		if p = s.pathFor(sp); p == pathHelper && s.helperPath == "" {
 			err = errors.New("needs the exec helper (rlimits or LISTEN_PID), no helper path")
 		} else {
-			h, err = s.start(sp, f, p, remote, onExit)
+			h, err = s.start(sp, f, p, remote, onExec, onExit)
 		}
 	}
 	if err != nil {
@@ -195,11 +216,13 @@ func (s *Spawner) Start(sp *Spec, f Files, remote string, onExit func(Exit)) (*H
 		s.finished()
 		return nil, fmt.Errorf("start %s: %w", sp.Path, err)
 	}
-	s.started.Add(1)
 	return h, nil
 }
 
-func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Exit)) (*Handler, error) {
+// start starts one handler. A non-nil onExec makes it a launch: on the
+// clone path the child is left to execute on its own (see Launch); on the
+// others onExec is queued at once.
+func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExec func(time.Time, error), onExit func(Exit)) (*Handler, error) {
 	rd, wr := -1, -1 // stderr pipe
 	if f.Stderr == StderrLog {
 		var err error
@@ -213,7 +236,7 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Ex
 		attr.Files = files[:4]
 	}
 
-	h := &Handler{s: s, remote: remote, onExit: onExit, start: time.Now()}
+	h := &Handler{s: s, remote: remote, onExit: onExit, onExec: onExec, start: time.Now()}
 	var (
 		pid int
 		err error
@@ -228,7 +251,10 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Ex
 		attr.Sys = &syscall.SysProcAttr{Setsid: true, Credential: sp.Credential}
 		pid, err = forkExecLocked(sp, s.umask, s.nice, &attr)
 	case pathClone:
-		pid, err = s.startClone(sp, attr.Files)
+		pid, h.job, err = s.startClone(sp, attr.Files, onExec != nil)
+		if h.job != nil {
+			h.spec = sp
+		}
 	case pathHelper:
 		attr.Env = sp.helperEnv()
 		attr.Sys = &syscall.SysProcAttr{Setsid: true}
@@ -254,7 +280,25 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExit func(Ex
 	if !early {
 		s.handlers[pid] = h
 	}
+	var put *cloneJob
+	switch {
+	case onExec == nil:
+	case h.job == nil:
+		// Executed already (a ForkExec path).
+		s.queueExecLocked(h, time.Now(), nil)
+	case early:
+		// Reaped before it was registered: done with its job.
+		put = s.verdictLocked(h)
+	default:
+		s.pending = append(s.pending, h)
+		if len(s.pending) == 1 {
+			s.wakeReaper()
+		}
+	}
 	s.mu.Unlock()
+	if put != nil {
+		s.clone.jobs.Put(put)
+	}
 
 	if early && !s.claimEarly(h, e) {
 		return h, nil
