@@ -55,8 +55,9 @@ func (s *Spawner) Launch(sp *Spec, f Files, remote string, onExec func(at time.T
 		return fmt.Errorf("start %s: %w", sp.Path, ErrClosed)
 	}
 	s.running++ // reserved: Close and TerminateAll wait for it
+	h := s.newHandlerLocked(remote, onExec, onExit)
 	s.mu.Unlock()
-	if _, err := s.startOn(sp, f, p, remote, onExec, onExit); err != nil {
+	if err := s.startOn(h, sp, f, p); err != nil {
 		return err
 	}
 	if s.sweep() {

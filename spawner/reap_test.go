@@ -1,6 +1,7 @@
 package spawner
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,5 +63,37 @@ func TestReapInline(t *testing.T) {
 	}
 	if z := zombies(t); len(z) > 0 {
 		t.Errorf("zombies: %v", z)
+	}
+}
+
+// TestEarlyExitKeptForStart: an exit reaped while a start that began
+// before it is still under way is not given up as an escapee, however
+// long that start takes to register it; once no such start is left, it
+// is.
+func TestEarlyExitKeptForStart(t *testing.T) {
+	s, buf := newTestSpawner(t)
+	const pid = 1 << 30 // no such process
+	t0 := time.Now()
+	s.mu.Lock()
+	h := s.newHandlerLocked("", nil, nil)
+	h.start = t0
+	s.early[pid] = earlyExit{at: t0.Add(time.Millisecond), end: t0.Add(time.Millisecond)}
+	s.mu.Unlock()
+
+	s.expireEarly(t0.Add(time.Hour))
+	s.mu.Lock()
+	_, kept := s.early[pid]
+	delete(s.starting, h) // the start registered its pid elsewhere, or failed
+	s.mu.Unlock()
+	if !kept || s.escaped.Load() != 0 {
+		t.Fatalf("early exit dropped (kept %v, %d escapees) while a start that began before it was under way", kept, s.escaped.Load())
+	}
+
+	s.expireEarly(t0.Add(3 * time.Hour))
+	s.mu.Lock()
+	_, kept = s.early[pid]
+	s.mu.Unlock()
+	if kept || s.escaped.Load() != 1 || !strings.Contains(buf.String(), "reaped escaped process") {
+		t.Errorf("with no start under way the early exit was not given up: kept %v, %d escapees, log:\n%s", kept, s.escaped.Load(), buf.String())
 	}
 }

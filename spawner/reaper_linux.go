@@ -411,8 +411,21 @@ func (s *Spawner) expireEarly(now time.Time) {
 	var gone []int
 	s.reapMu.Lock()
 	s.mu.Lock()
+	// A start that began before a child was reaped may still register it:
+	// its early exit is kept until no such start is under way.
+	var oldest time.Time
+	for h := range s.starting {
+		if oldest.IsZero() || h.start.Before(oldest) {
+			oldest = h.start
+		}
+	}
 	for pid, e := range s.early {
 		if now.Sub(e.at) < s.escapeAfter {
+			continue
+		}
+		if !oldest.IsZero() && !oldest.After(e.at) {
+			e.at = now // looked at again escapeAfter from now
+			s.early[pid] = e
 			continue
 		}
 		delete(s.early, pid)

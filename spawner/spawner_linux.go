@@ -62,13 +62,14 @@ type Spawner struct {
 	// mu guards the fields below. It is never held across a fork or a
 	// callback, and never taken while holding a Handler's mu.
 	mu       sync.Mutex
-	handlers map[int]*Handler  // registered and not finished (running or lingering), by pid = pgid
-	early    map[int]earlyExit // reaped before registration (or never registered)
-	queue    []exitEvent       // reaped, onExit not yet called (and launch verdicts for onExec)
-	pending  []*Handler        // launched, verdict not read yet (see Launch)
-	running  int               // started, onExit not yet returned
-	idle     chan struct{}     // closed when running drops to 0
-	stopping bool              // TerminateAll or Close: Start refuses
+	handlers map[int]*Handler      // registered and not finished (running or lingering), by pid = pgid
+	early    map[int]earlyExit     // reaped before registration (or never registered)
+	queue    []exitEvent           // reaped, onExit not yet called (and launch verdicts for onExec)
+	pending  []*Handler            // launched, verdict not read yet (see Launch)
+	starting map[*Handler]struct{} // between the reservation and the registration of a start
+	running  int                   // started, onExit not yet returned
+	idle     chan struct{}         // closed when running drops to 0
+	stopping bool                  // TerminateAll or Close: Start refuses
 
 	failedForks atomic.Int64 // ForkExec errors whose child Go may not have waited for
 
@@ -111,6 +112,7 @@ func New(o Options) (*Spawner, error) {
 		handlers:    make(map[int]*Handler),
 		lingering:   make(map[int]*Handler),
 		early:       make(map[int]earlyExit),
+		starting:    make(map[*Handler]struct{}),
 	}
 	if err := cloexecAll(); err != nil {
 		unix.Close(null)

@@ -515,6 +515,8 @@ func TestStartFailure(t *testing.T) {
 	if _, err := s.Start(&Spec{Path: "/bin/true", Umask: -1, Rlimits: []Rlimit{{}}}, devNullFiles, "", nil); err != nil {
 		t.Logf("bad rlimit: %v", err) // resource 0 (CPU) 0/0: fine either way
 	}
+	// A second Spawner reaps any child of the process: s's must be gone.
+	waitFor(t, 10*time.Second, "the handler with a CPU limit of 0 to be reaped", func() bool { return s.Running() == 0 })
 	s2, err := New(Options{NoClone: true})
 	if err != nil {
 		t.Fatal(err)

@@ -186,21 +186,29 @@ func (s *Spawner) Start(sp *Spec, f Files, remote string, onExit func(Exit)) (*H
 		return nil, fmt.Errorf("start %s: %w", sp.Path, ErrClosed)
 	}
 	s.running++ // reserved: Close and TerminateAll wait for it
+	h := s.newHandlerLocked(remote, nil, onExit)
 	s.mu.Unlock()
 
-	h, err := s.startOn(sp, f, p, remote, nil, onExit)
-	if err != nil {
+	if err := s.startOn(h, sp, f, p); err != nil {
 		return nil, err
 	}
 	s.started.Add(1)
 	return h, nil
 }
 
-// startOn is Start and Launch after the checks: it starts sp on path p,
-// falling back from a clone3 the kernel refuses, and undoes the
+// newHandlerLocked makes the Handler of a start about to begin and
+// records it in starting. mu is held.
+func (s *Spawner) newHandlerLocked(remote string, onExec func(time.Time, error), onExit func(Exit)) *Handler {
+	h := &Handler{s: s, remote: remote, onExit: onExit, onExec: onExec, start: time.Now()}
+	s.starting[h] = struct{}{}
+	return h
+}
+
+// startOn is Start and Launch after the checks: it starts sp on path p
+// as h, falling back from a clone3 the kernel refuses, and undoes the
 // reservation in s.running if nothing started.
-func (s *Spawner) startOn(sp *Spec, f Files, p path, remote string, onExec func(time.Time, error), onExit func(Exit)) (*Handler, error) {
-	h, err := s.start(sp, f, p, remote, onExec, onExit)
+func (s *Spawner) startOn(h *Handler, sp *Spec, f Files, p path) error {
+	err := s.start(h, sp, f, p)
 	if errors.Is(err, errCloneUnsupported) {
 		if s.cloneOff.CompareAndSwap(false, true) {
 			s.log.Warn("handlers start through syscall.ForkExec from now on", "error", err)
@@ -208,26 +216,30 @@ func (s *Spawner) startOn(sp *Spec, f Files, p path, remote string, onExec func(
 		if p = s.pathFor(sp); p == pathHelper && s.helperPath == "" {
 			err = errors.New("needs the exec helper (rlimits or LISTEN_PID), no helper path")
 		} else {
-			h, err = s.start(sp, f, p, remote, onExec, onExit)
+			err = s.start(h, sp, f, p)
 		}
 	}
 	if err != nil {
+		s.mu.Lock()
+		delete(s.starting, h)
+		s.mu.Unlock()
 		s.startErrors.Add(1)
 		s.finished()
-		return nil, fmt.Errorf("start %s: %w", sp.Path, err)
+		return fmt.Errorf("start %s: %w", sp.Path, err)
 	}
-	return h, nil
+	return nil
 }
 
 // start starts one handler. A non-nil onExec makes it a launch: on the
 // clone path the child is left to execute on its own (see Launch); on the
 // others onExec is queued at once.
-func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExec func(time.Time, error), onExit func(Exit)) (*Handler, error) {
+func (s *Spawner) start(h *Handler, sp *Spec, f Files, p path) error {
+	onExec := h.onExec
 	rd, wr := -1, -1 // stderr pipe
 	if f.Stderr == StderrLog {
 		var err error
 		if rd, wr, err = newPipe(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	files := s.fdTable(f, wr)
@@ -236,7 +248,6 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExec func(ti
 		attr.Files = files[:4]
 	}
 
-	h := &Handler{s: s, remote: remote, onExit: onExit, onExec: onExec, start: time.Now()}
 	var (
 		pid int
 		err error
@@ -266,7 +277,7 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExec func(ti
 			unix.Close(rd)
 			unix.Close(wr)
 		}
-		return nil, err
+		return err
 	}
 	h.pid = pid
 	if rd >= 0 {
@@ -276,6 +287,7 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExec func(ti
 	}
 
 	s.mu.Lock()
+	delete(s.starting, h)
 	e, early := s.early[pid]
 	if !early {
 		s.handlers[pid] = h
@@ -301,7 +313,7 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExec func(ti
 	}
 
 	if early && !s.claimEarly(h, e) {
-		return h, nil
+		return nil
 	}
 	if sp.Timeout > 0 {
 		kd := sp.KillDelay
@@ -310,7 +322,7 @@ func (s *Spawner) start(sp *Spec, f Files, p path, remote string, onExec func(ti
 		}
 		h.armTimeout(sp.Timeout, kd)
 	}
-	return h, nil
+	return nil
 }
 
 // claimEarly takes over the early exit of h's pid (its leader was reaped
