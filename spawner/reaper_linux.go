@@ -474,12 +474,15 @@ func (s *Spawner) deliver() {
 	defer s.deliverMu.Unlock()
 	for {
 		s.mu.Lock()
-		batch := s.queue
-		s.queue = nil
-		s.mu.Unlock()
-		if len(batch) == 0 {
+		if len(s.queue) == 0 {
+			s.mu.Unlock()
 			return
 		}
+		// The queue and spare trade places: no allocation per batch.
+		batch := s.queue
+		s.queue, s.spare = s.spare[:0], nil
+		s.mu.Unlock()
+		exits := 0
 		for _, ev := range batch {
 			if ev.exec {
 				ev.h.onExec(ev.at, ev.err)
@@ -492,15 +495,29 @@ func (s *Spawner) deliver() {
 			if ev.h.onExit != nil && !ev.h.execFailed {
 				ev.h.onExit(ev.exit)
 			}
-			s.finished()
+			exits++
 		}
+		clear(batch)
+		if cap(batch) <= maxSpare {
+			s.spare = batch[:0]
+		}
+		s.finishedN(exits)
 	}
 }
 
+// maxSpare bounds the exit queue kept for reuse after a burst.
+const maxSpare = 1024
+
 // finished counts one handler out of Running.
-func (s *Spawner) finished() {
+func (s *Spawner) finished() { s.finishedN(1) }
+
+// finishedN counts n handlers out of Running.
+func (s *Spawner) finishedN(n int) {
+	if n == 0 {
+		return
+	}
 	s.mu.Lock()
-	s.running--
+	s.running -= n
 	if s.running == 0 && s.idle != nil {
 		close(s.idle)
 		s.idle = nil

@@ -75,6 +75,7 @@ type Spawner struct {
 
 	reapAllMu  sync.Mutex   // held by reapAll
 	deliverMu  sync.Mutex   // held by deliver
+	spare      []exitEvent  // an empty queue for deliver to swap in; guarded by deliverMu
 	born       time.Time    // when New ran
 	lastInline atomic.Int64 // when Reap last ran, in nanoseconds since born
 	sigWakes   atomic.Int64 // SIGCHLDs the reaper woke for, for tests

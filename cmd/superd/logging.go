@@ -14,26 +14,45 @@ import (
 // on reload while loggers derived with With keep working.
 type swapHandler struct {
 	inner *atomic.Pointer[slog.Handler]
-	attrs []slog.Attr
+	ops   []handlerOp // the With and WithGroup calls, in order
+	// derived is inner with ops applied, for the inner it was made
+	// from: made again only after a reload, not per record.
+	derived *atomic.Pointer[derivedHandler]
+}
+
+// handlerOp is one WithGroup (group set) or WithAttrs.
+type handlerOp struct {
 	group string
+	attrs []slog.Attr
+}
+
+type derivedHandler struct {
+	from *slog.Handler
+	h    slog.Handler
 }
 
 func newSwapHandler(h slog.Handler) *swapHandler {
 	p := new(atomic.Pointer[slog.Handler])
 	p.Store(&h)
-	return &swapHandler{inner: p}
+	return &swapHandler{inner: p, derived: new(atomic.Pointer[derivedHandler])}
 }
 
 func (s *swapHandler) set(h slog.Handler) { s.inner.Store(&h) }
 
 func (s *swapHandler) current() slog.Handler {
-	h := *s.inner.Load()
-	if s.group != "" {
-		h = h.WithGroup(s.group)
+	from := s.inner.Load()
+	if d := s.derived.Load(); d != nil && d.from == from {
+		return d.h
 	}
-	if len(s.attrs) > 0 {
-		h = h.WithAttrs(s.attrs)
+	h := *from
+	for _, op := range s.ops {
+		if op.group != "" {
+			h = h.WithGroup(op.group)
+		} else {
+			h = h.WithAttrs(op.attrs)
+		}
 	}
+	s.derived.Store(&derivedHandler{from: from, h: h})
 	return h
 }
 
@@ -46,18 +65,25 @@ func (s *swapHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (s *swapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	c := *s
-	c.attrs = append(append([]slog.Attr(nil), s.attrs...), attrs...)
-	return &c
+	if len(attrs) == 0 {
+		return s
+	}
+	return s.with(handlerOp{attrs: attrs})
 }
 
 func (s *swapHandler) WithGroup(name string) slog.Handler {
-	c := *s
-	if c.group != "" {
-		name = c.group + "." + name
+	if name == "" {
+		return s
 	}
-	c.group = name
-	return &c
+	return s.with(handlerOp{group: name})
+}
+
+func (s *swapHandler) with(op handlerOp) *swapHandler {
+	return &swapHandler{
+		inner:   s.inner,
+		ops:     append(s.ops[:len(s.ops):len(s.ops)], op),
+		derived: new(atomic.Pointer[derivedHandler]),
+	}
 }
 
 // newHandler builds the handler for daemon {} log settings.
