@@ -122,17 +122,16 @@ func (d *Daemon) spawnDatagram(svc *service, st *state, dg listener.Datagram, pa
 	} else {
 		f.Stdout = rfd
 	}
-	env := datagramEnv(st, dg)
+	env := datagramEnv(dg)
 	d.launch(svc, st, env, f, dg.Remote.String(), ticket, accepted)
 	unix.Close(p[0])
 	unix.Close(rfd)
 	d.sp.Reap() // see handleConn
 }
 
-func datagramEnv(st *state, dg listener.Datagram) []string {
-	env := make([]string, len(st.envBase), len(st.envBase)+4)
-	copy(env, st.envBase)
-	return append(env,
+// datagramEnv is what one datagram adds to the service's environment.
+func datagramEnv(dg listener.Datagram) []string {
+	return append(make([]string, 0, 4),
 		"REMOTE_ADDR="+dg.Remote.Addr().String(), "REMOTE_PORT="+strconv.Itoa(int(dg.Remote.Port())),
 		"LOCAL_ADDR="+dg.Local.Addr().String(), "LOCAL_PORT="+strconv.Itoa(int(dg.Local.Port())))
 }

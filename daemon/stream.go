@@ -283,18 +283,13 @@ func (d *Daemon) spawnConn(svc *service, st *state, c listener.Conn, ticket acl.
 // spawner has its verdict. The caller closes its copies of the
 // descriptors in f afterwards.
 func (d *Daemon) launch(svc *service, st *state, env []string, f spawner.Files, remote string, ticket acl.Ticket, accepted time.Time) {
-	spec := st.spec
-	if env != nil {
-		cp := *spec
-		cp.Env = env
-		spec = &cp
-	}
+	f.Env = env
 	failed := func(err error) {
 		svc.active.Add(-1)
 		ticket.Release()
 		svc.spawnFailed(remote, err)
 	}
-	err := d.sp.Launch(spec, f, remote, func(at time.Time, err error) {
+	err := d.sp.Launch(st.spec, f, remote, func(at time.Time, err error) {
 		if err != nil {
 			failed(err)
 			return
@@ -319,14 +314,9 @@ func (d *Daemon) launch(svc *service, st *state, env []string, f spawner.Files, 
 // returns once the handler has executed. The caller closes its copies of
 // the descriptors in f afterwards.
 func (d *Daemon) start(svc *service, st *state, env []string, f spawner.Files, remote string, ticket acl.Ticket, accepted time.Time) (*spawner.Handler, <-chan struct{}) {
-	spec := st.spec
-	if env != nil {
-		cp := *spec
-		cp.Env = env
-		spec = &cp
-	}
+	f.Env = env
 	exited := make(chan struct{})
-	h, err := d.sp.Start(spec, f, remote, func(e spawner.Exit) {
+	h, err := d.sp.Start(st.spec, f, remote, func(e spawner.Exit) {
 		svc.handler.observe(e.Duration)
 		i := exitIndex(e)
 		svc.exits[i].Add(1)
@@ -360,11 +350,10 @@ func exitCode(e spawner.Exit) int {
 	return -1
 }
 
-// connEnv is the handler environment for one connection: the service's
-// base environment plus the connection's addresses.
+// connEnv is what one connection adds to the service's environment:
+// its addresses (and the peer's credentials on a Unix socket).
 func connEnv(st *state, c listener.Conn) []string {
-	env := make([]string, len(st.envBase), len(st.envBase)+8)
-	copy(env, st.envBase)
+	env := make([]string, 0, 11)
 	if c.Remote.IsValid() {
 		ra, rp := c.Remote.Addr().String(), strconv.Itoa(int(c.Remote.Port()))
 		la, lp := c.Local.Addr().String(), strconv.Itoa(int(c.Local.Port()))

@@ -188,13 +188,13 @@ var errCloneUnsupported = errors.New("clone3 unsupported")
 // With async, it returns as soon as the child exists, together with its
 // job: the child still reads the job, and the caller keeps it until the
 // kernel has cleared its tid and then hands it to execVerdict.
-func (s *Spawner) startClone(sp *Spec, files []uintptr, async bool) (int, *cloneJob, error) {
+func (s *Spawner) startClone(sp *Spec, files []uintptr, env []string, async bool) (int, *cloneJob, error) {
 	c := s.clone
 	j, _ := c.jobs.Get().(*cloneJob)
 	if j == nil {
 		j = new(cloneJob)
 	}
-	if err := s.cloneSteps(j, sp, files); err != nil {
+	if err := s.cloneSteps(j, sp, files, env); err != nil {
 		c.jobs.Put(j)
 		return 0, nil, err
 	}
@@ -324,10 +324,10 @@ func (j *cloneJob) stepError(i int, errno syscall.Errno, sp *Spec) error {
 // descriptor table, rlimits, umask, nice, signal dispositions,
 // capabilities, credentials, working directory, an empty signal mask,
 // LISTEN_PID and the execve.
-func (s *Spawner) cloneSteps(j *cloneJob, sp *Spec, files []uintptr) error {
+func (s *Spawner) cloneSteps(j *cloneJob, sp *Spec, files []uintptr, env []string) error {
 	c := s.clone
 	j.steps, j.kinds = j.steps[:0], j.kinds[:0]
-	if err := j.layoutStrings(sp); err != nil {
+	if err := j.layoutStrings(sp, env); err != nil {
 		return err
 	}
 	add := func(k stepKind, flags uintptr, trap uintptr, a ...uintptr) {
@@ -423,12 +423,13 @@ func (s *Spawner) cloneSteps(j *cloneJob, sp *Spec, files []uintptr) error {
 const pidWidth = 21
 
 // layoutStrings copies sp's path, working directory, argv and environment
-// (with LISTEN_FDS, LISTEN_FDNAMES and a LISTEN_PID for the child to
-// complete, for pass = "fd") into j.strs as the kernel takes them.
-func (j *cloneJob) layoutStrings(sp *Spec) error {
+// (then env, then LISTEN_FDS, LISTEN_FDNAMES and a LISTEN_PID for the
+// child to complete, for pass = "fd") into j.strs as the kernel takes
+// them.
+func (j *cloneJob) layoutStrings(sp *Spec, env []string) error {
 	argv, dir := sp.argv(), sp.dir()
 	size := len(sp.Path) + 1 + len(dir) + 1
-	for _, list := range [][]string{argv, sp.Env} {
+	for _, list := range [][]string{argv, sp.Env, env} {
 		for _, a := range list {
 			if strings.IndexByte(a, 0) >= 0 {
 				return fmt.Errorf("NUL byte in argument or environment %q: %w", a, syscall.EINVAL)
@@ -464,6 +465,9 @@ func (j *cloneJob) layoutStrings(sp *Spec) error {
 	j.argv = append(j.argv, 0)
 	j.env = j.env[:0]
 	for _, e := range sp.Env {
+		j.env = append(j.env, put("", e))
+	}
+	for _, e := range env {
 		j.env = append(j.env, put("", e))
 	}
 	if listen {

@@ -59,26 +59,27 @@ func (l *launchLog) snapshot() []string {
 	return append([]string(nil), l.events...)
 }
 
-// TestLaunch: on every path a launched handler runs with its descriptors,
-// onExec comes first, with when it executed, then onExit.
+// TestLaunch: on every path a launched handler runs with its descriptors
+// and its Spec's environment followed by its connection's, onExec comes
+// first, with when it executed, then onExit.
 func TestLaunch(t *testing.T) {
 	s, _ := newTestSpawner(t)
 	for _, p := range pathsOn(s) {
 		r, w := socketpair(t)
-		sp := &Spec{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo launched-$0"}, Umask: -1}
+		sp := &Spec{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo launched-$0 $A $B"}, Env: []string{"A=1"}, Umask: -1}
 		p.mod(sp)
 		wantPath(t, s, p.want)
 		l := newLaunchLog()
 		before := time.Now()
-		if err := s.Launch(sp, Files{Stdin: -1, Stdout: w, Extra: -1, Stderr: StderrNull}, "test", l.onExec, l.onExit); err != nil {
+		if err := s.Launch(sp, Files{Stdin: -1, Stdout: w, Extra: -1, Stderr: StderrNull, Env: []string{"B=conn"}}, "test", l.onExec, l.onExit); err != nil {
 			t.Fatalf("%s: Launch: %v", p.name, err)
 		}
 		unix.Close(w)
 		buf := make([]byte, 64)
 		n, _ := unix.Read(r, buf)
 		unix.Close(r)
-		if got := string(buf[:n]); got != "launched-sh\n" {
-			t.Errorf("%s: handler wrote %q, want %q", p.name, got, "launched-sh\n")
+		if got, want := string(buf[:n]), "launched-sh 1 conn\n"; got != want {
+			t.Errorf("%s: handler wrote %q, want %q", p.name, got, want)
 		}
 		l.wait(t, p.name)
 		if ev := l.snapshot(); strings.Join(ev, ",") != "exec,exit" {

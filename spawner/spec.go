@@ -57,10 +57,12 @@ const (
 	StderrFD                     // Files.StderrFD (stderr = "socket")
 )
 
-// Files is a handler's descriptor table. The descriptors are the caller's:
-// Start does not close them, the caller closes its copies after Start
-// returns.
+// Files is what a handler gets from its connection: its descriptor table
+// and the variables that describe the connection. The descriptors are the
+// caller's: Start does not close them, the caller closes its copies after
+// Start returns.
 type Files struct {
+	Env            []string   // appended to Spec.Env (REMOTE_ADDR and the like)
 	Stdin, Stdout  int        // become fd 0 and fd 1; -1 means /dev/null
 	Extra          int        // becomes fd 3 if >= 0; -1: no fd 3
 	Stderr         StderrMode // fd 2

@@ -254,20 +254,20 @@ func (s *Spawner) start(h *Handler, sp *Spec, f Files, p path) error {
 	)
 	switch p {
 	case pathPlain:
-		attr.Dir, attr.Env = sp.dir(), sp.Env
+		attr.Dir, attr.Env = sp.dir(), sp.envWith(f.Env)
 		attr.Sys = &syscall.SysProcAttr{Setsid: true, Credential: sp.Credential}
 		pid, err = syscall.ForkExec(sp.Path, sp.argv(), &attr)
 	case pathThread:
-		attr.Dir, attr.Env = sp.dir(), sp.Env
+		attr.Dir, attr.Env = sp.dir(), sp.envWith(f.Env)
 		attr.Sys = &syscall.SysProcAttr{Setsid: true, Credential: sp.Credential}
 		pid, err = forkExecLocked(sp, s.umask, s.nice, &attr)
 	case pathClone:
-		pid, h.job, err = s.startClone(sp, attr.Files, onExec != nil)
+		pid, h.job, err = s.startClone(sp, attr.Files, f.Env, onExec != nil)
 		if h.job != nil {
 			h.spec = sp
 		}
 	case pathHelper:
-		attr.Env = sp.helperEnv()
+		attr.Env = sp.helperEnv(f.Env)
 		attr.Sys = &syscall.SysProcAttr{Setsid: true}
 		pid, err = syscall.ForkExec(s.helperPath, sp.helperArgs(s.helperPath), &attr)
 	}
@@ -399,14 +399,23 @@ func (sp *Spec) argv() []string {
 	return sp.Argv
 }
 
-// helperEnv is the environment the helper gets and passes on, plus
-// LISTEN_FDS and LISTEN_FDNAMES; the helper adds LISTEN_PID itself.
-func (sp *Spec) helperEnv() []string {
-	if sp.ListenFDName == "" {
+// envWith is sp's environment followed by extra.
+func (sp *Spec) envWith(extra []string) []string {
+	if len(extra) == 0 {
 		return sp.Env
 	}
-	env := make([]string, 0, len(sp.Env)+2)
-	env = append(env, sp.Env...)
+	return append(sp.Env[:len(sp.Env):len(sp.Env)], extra...)
+}
+
+// helperEnv is the environment the helper gets and passes on (sp's, then
+// extra), plus LISTEN_FDS and LISTEN_FDNAMES; the helper adds LISTEN_PID
+// itself.
+func (sp *Spec) helperEnv(extra []string) []string {
+	if sp.ListenFDName == "" {
+		return sp.envWith(extra)
+	}
+	env := make([]string, 0, len(sp.Env)+len(extra)+2)
+	env = append(append(env, sp.Env...), extra...)
 	return append(env, "LISTEN_FDS=1", "LISTEN_FDNAMES="+sp.ListenFDName)
 }
 
