@@ -62,5 +62,9 @@ func TestSpawnErrorAfterAccept(t *testing.T) {
 	ss = h2Parse(t, h2Scrape(t, maddr))
 	h2Want(t, ss, 1, "superd_connections_total", "service", "gone", "result", "accepted")
 	h2Want(t, ss, 1, "superd_spawn_duration_seconds_count", "service", "gone")
+	// Accept to the handler's execve, as the child read the clock.
+	if v, ok := h2Value(ss, "superd_spawn_duration_seconds_sum", "service", "gone"); !ok || v <= 0 || v > 1 {
+		t.Errorf("superd_spawn_duration_seconds_sum = %g, want a positive time under a second", v)
+	}
 	h2Want(t, ss, 3, "superd_connections_total", "service", "gone", "result", "spawn_error")
 }
