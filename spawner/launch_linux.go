@@ -25,7 +25,8 @@ import (
 // always comes before onExit.
 
 // pollExec is how often the reaper reads verdicts while launches are
-// pending (besides the reads of every launch, Reap and Sync).
+// pending (besides the reads of every launch, Reap and Sync), and
+// re-reads the stderr pipes still held after their handler finished.
 const pollExec = 10 * time.Millisecond
 
 // Launch starts a handler like Start, but returns as soon as its process

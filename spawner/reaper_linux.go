@@ -93,9 +93,12 @@ func (s *Spawner) reaper() {
 	ticking := false
 	poll := time.NewTicker(pollReap)
 	poll.Stop()
-	execPoll := time.NewTimer(time.Hour) // while launches are pending
-	execPoll.Stop()
-	execArmed := false
+	// Launch verdicts and stderr pipes still held after their handler
+	// finished want another look soon; while callers reap inline, poll
+	// gives it, otherwise this timer.
+	later := time.NewTimer(time.Hour)
+	later.Stop()
+	laterArmed := false
 	notifying := true // New called signal.Notify
 	for {
 		switch inline := s.inlineReaping(); {
@@ -127,23 +130,23 @@ func (s *Spawner) reaper() {
 			recheck.Stop()
 			ticking = false
 		}
-		if pending := s.hasPending(); pending && !execArmed {
-			execPoll.Reset(pollExec)
-			execArmed = true
-		} else if !pending && execArmed {
-			execPoll.Stop()
-			execArmed = false
+		if want := notifying && (s.hasPending() || s.stderr.retrying()); want && !laterArmed {
+			later.Reset(pollExec)
+			laterArmed = true
+		} else if !want && laterArmed {
+			later.Stop()
+			laterArmed = false
 		}
 		select {
 		case <-s.quit:
 			expiry.Stop()
 			recheck.Stop()
 			poll.Stop()
-			execPoll.Stop()
+			later.Stop()
 			return
 		case <-s.execWake:
-		case <-execPoll.C:
-			execArmed = false
+		case <-later.C:
+			laterArmed = false
 		case <-s.sigCh:
 			s.sigWakes.Add(1)
 		case <-poll.C:
@@ -183,10 +186,11 @@ func (s *Spawner) reapAll() {
 	for {
 		pid := peekExited()
 		if pid <= 0 {
-			return
+			break
 		}
 		s.reapOne(pid)
 	}
+	s.stderr.retry(time.Now())
 }
 
 // Lingering handlers and process group reuse.

@@ -303,8 +303,8 @@ func (s *Spawner) start(h *Handler, sp *Spec, f Files, p path) error {
 		put = s.verdictLocked(h)
 	default:
 		s.pending = append(s.pending, h)
-		if len(s.pending) == 1 {
-			s.wakeReaper()
+		if len(s.pending) == 1 && !s.inlineReaping() {
+			s.wakeReaper() // it polls anyway while callers reap inline
 		}
 	}
 	s.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +25,11 @@ import (
 // closes superd's write end and drains what is left before the exit is
 // reported; when that meets end-of-file, as it does unless a process that
 // escaped the group still holds the pipe, the stream is closed there and
-// then. Otherwise the watcher keeps reading it until end-of-file.
+// then. A pipe not at end-of-file yet is usually held only by a handler
+// being started (a new child has a copy of every descriptor of superd's
+// until it executes): it is read again at the next reaps, for up to
+// heldWindow, before the watcher takes it back and keeps reading it
+// until end-of-file.
 
 // stderrStream is one handler's stderr pipe.
 type stderrStream struct {
@@ -34,6 +39,7 @@ type stderrStream struct {
 	rd, wr int  // -1 once closed
 	inSet  bool // rd is in the epoll set
 	done   bool
+	until  time.Time // on the retry list: when it goes back to the watcher
 	l      stderrLog
 }
 
@@ -46,6 +52,7 @@ type stderrWatch struct {
 
 	mu      sync.Mutex
 	streams map[int32]*stderrStream // by read end; the stream closes it only after removing it here
+	held    []*stderrStream         // finished, not at end-of-file yet: re-read by retry
 
 	bufs  sync.Pool     // *[stderrReadSize]byte, for finish (the watcher has its own)
 	wakes atomic.Uint64 // pipes the watcher was woken for, for tests
@@ -184,13 +191,64 @@ func (st *stderrStream) finish() {
 	}
 	st.drainLocked(b[:], -1)
 	if !st.done {
-		// Still held by a process outside the group: back to the watcher.
-		if err := unix.EpollCtl(st.w.epfd, unix.EPOLL_CTL_ADD, st.rd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(st.rd)}); err != nil {
-			st.w.log.Warn("stderr epoll_ctl", "service", st.l.service, "pid", st.l.pid, "error", err)
-			st.closeLocked()
-			return
+		// Still held: mostly by a handler being started, which has a copy
+		// of every descriptor of superd's until it executes. retry reads
+		// it again soon; if a process outside the group holds it longer,
+		// it goes back to the watcher.
+		st.until = time.Now().Add(heldWindow)
+		st.w.mu.Lock()
+		st.w.held = append(st.w.held, st)
+		st.w.mu.Unlock()
+	}
+}
+
+// heldWindow is how long a finished handler's pipe that is not at
+// end-of-file is re-read by retry before the watcher takes it back.
+const heldWindow = 50 * time.Millisecond
+
+// retrying reports whether finished pipes wait to be read again.
+func (w *stderrWatch) retrying() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.held) > 0
+}
+
+// retry reads the held pipes again (the reaper and inline reaps call it):
+// at end-of-file they close; past their window they go back to the
+// watcher.
+func (w *stderrWatch) retry(now time.Time) {
+	w.mu.Lock()
+	if len(w.held) == 0 {
+		w.mu.Unlock()
+		return
+	}
+	held := w.held
+	w.held = nil
+	w.mu.Unlock()
+	b := w.bufs.Get().(*[stderrReadSize]byte)
+	defer w.bufs.Put(b)
+	var keep []*stderrStream
+	for _, st := range held {
+		st.mu.Lock()
+		st.drainLocked(b[:], -1)
+		switch {
+		case st.done:
+		case now.Before(st.until):
+			keep = append(keep, st)
+		default:
+			if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, st.rd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(st.rd)}); err != nil {
+				w.log.Warn("stderr epoll_ctl", "service", st.l.service, "pid", st.l.pid, "error", err)
+				st.closeLocked()
+			} else {
+				st.inSet = true
+			}
 		}
-		st.inSet = true
+		st.mu.Unlock()
+	}
+	if len(keep) > 0 {
+		w.mu.Lock()
+		w.held = append(w.held, keep...)
+		w.mu.Unlock()
 	}
 }
 
