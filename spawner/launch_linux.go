@@ -67,6 +67,11 @@ func (s *Spawner) Launch(sp *Spec, f Files, remote string, onExec func(at time.T
 	return nil
 }
 
+// LaunchWaits reports whether Launch waits for the handler's exec, as it
+// does on the syscall.ForkExec paths (clone3 refused, Options.NoClone):
+// then a caller that wants spawns to overlap needs goroutines of its own.
+func (s *Spawner) LaunchWaits() bool { return s.clone == nil || s.cloneOff.Load() }
+
 // Sync reports the verdicts of the launches that have one (see Launch)
 // and the exits already reaped, on the calling goroutine, so that what
 // the caller counts in onExec and onExit is up to date.

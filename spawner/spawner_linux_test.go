@@ -704,6 +704,9 @@ func TestCloneFallback(t *testing.T) {
 	if s.clone == nil {
 		t.Skip("no clone path here")
 	}
+	if s.LaunchWaits() {
+		t.Errorf("LaunchWaits with the clone path")
+	}
 	s.clone.flags |= 1 << 62 // no such flag: EINVAL
 	dir := probeDir(t)
 	sp := probeSpec(dir)
@@ -714,7 +717,7 @@ func TestCloneFallback(t *testing.T) {
 			t.Errorf("spawn %d: core limit %s/%s, want 0/0 through the exec helper", i, soft, hard)
 		}
 	}
-	if !s.cloneOff.Load() || s.pathFor(sp) == pathClone {
+	if !s.cloneOff.Load() || s.pathFor(sp) == pathClone || !s.LaunchWaits() {
 		t.Errorf("clone path still chosen after EINVAL")
 	}
 	if n := strings.Count(buf.String(), "handlers start through syscall.ForkExec from now on"); n != 1 {
