@@ -91,7 +91,8 @@ func TestIdleServicesServe(t *testing.T) {
 				t.Fatalf("round %d, %s after %v idle: got %q, want %q", round, tg.addr, idleFor, got, "hi\n")
 			}
 		}
-		// A burst starts extra acceptors; they end too once it is quiet.
+		// A burst (extra acceptors where spawns wait for the exec); they
+		// end too once it is quiet.
 		for _, tg := range targets {
 			burst(t, tg.network, tg.addr, 20)
 		}
