@@ -210,6 +210,11 @@ BUSY_START=$(cpu_busy_pct)
 	echo "| hello handler | $HELLO_KIND |"
 	echo "| run | REPS=$REPS DUR=${DUR}s CONCS=\"$CONCS\" SCALE=\"$SCALE\" QUICK=$QUICK, handlers run as $BENCH_USER |"
 	echo "| somaxconn / port range / tw_reuse | $(cat /proc/sys/net/core/somaxconn) / $(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range) / $(cat /proc/sys/net/ipv4/tcp_tw_reuse) |"
+	# 1: every handler that starts its own session (superd, xinetd,
+	# openbsd-inetd) is a scheduling group of its own while the servers run
+	# in the root CPU cgroup, which lengthens the latency tail of the
+	# longer handlers (/bin/cat) under load.
+	echo "| kernel.sched_autogroup_enabled | $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo '?') |"
 	echo "| CPU busy before the start / load average | ${BUSY_START}% / $LOAD_START |"
 } >"$T/machine.md"
 if ((BUSY_START > 20)); then
