@@ -146,6 +146,30 @@ func (s *service) logExit(remote string, pid int, status string, code int, d tim
 	_ = h.Handle(ctx, r)
 }
 
+// started counts a handler that has executed, spawn after its accept.
+func (s *service) started(spawn time.Duration) {
+	s.spawnWorked()
+	s.results[resAccepted].Add(1)
+	s.spawn.observe(spawn)
+}
+
+// startFailed counts a handler that did not start and frees its slot.
+func (s *service) startFailed(remote string, ticket acl.Ticket, err error) {
+	s.active.Add(-1)
+	ticket.Release()
+	s.spawnFailed(remote, err)
+}
+
+// exited accounts for a finished handler and frees its slot.
+func (s *service) exited(remote string, ticket acl.Ticket, e spawner.Exit) {
+	s.handler.observe(e.Duration)
+	i := exitIndex(e)
+	s.exits[i].Add(1)
+	s.active.Add(-1)
+	ticket.Release()
+	s.logExit(remote, e.Pid, exitStatuses[i], exitCode(e), e.Duration)
+}
+
 // spawnWorked ends a pause.
 func (s *service) spawnWorked() {
 	if s.pauseFor.Load() != 0 {

@@ -292,29 +292,17 @@ func (d *Daemon) spawnConn(svc *service, st *state, c listener.Conn, ticket acl.
 // descriptors in f afterwards.
 func (d *Daemon) launch(svc *service, st *state, env []string, f spawner.Files, remote string, ticket acl.Ticket, accepted time.Time) {
 	f.Env = env
-	failed := func(err error) {
-		svc.active.Add(-1)
-		ticket.Release()
-		svc.spawnFailed(remote, err)
-	}
 	err := d.sp.Launch(st.spec, f, remote, func(at time.Time, err error) {
 		if err != nil {
-			failed(err)
+			svc.startFailed(remote, ticket, err)
 			return
 		}
-		svc.spawnWorked()
-		svc.results[resAccepted].Add(1)
-		svc.spawn.observe(at.Sub(accepted))
+		svc.started(at.Sub(accepted))
 	}, func(e spawner.Exit) {
-		svc.handler.observe(e.Duration)
-		i := exitIndex(e)
-		svc.exits[i].Add(1)
-		svc.active.Add(-1)
-		ticket.Release()
-		svc.logExit(remote, e.Pid, exitStatuses[i], exitCode(e), e.Duration)
+		svc.exited(remote, ticket, e)
 	})
 	if err != nil {
-		failed(err)
+		svc.startFailed(remote, ticket, err)
 	}
 }
 
@@ -325,23 +313,14 @@ func (d *Daemon) start(svc *service, st *state, env []string, f spawner.Files, r
 	f.Env = env
 	exited := make(chan struct{})
 	h, err := d.sp.Start(st.spec, f, remote, func(e spawner.Exit) {
-		svc.handler.observe(e.Duration)
-		i := exitIndex(e)
-		svc.exits[i].Add(1)
-		svc.active.Add(-1)
-		ticket.Release()
-		svc.logExit(remote, e.Pid, exitStatuses[i], exitCode(e), e.Duration)
+		svc.exited(remote, ticket, e)
 		close(exited)
 	})
 	if err != nil {
-		svc.active.Add(-1)
-		ticket.Release()
-		svc.spawnFailed(remote, err)
+		svc.startFailed(remote, ticket, err)
 		return nil, nil
 	}
-	svc.spawnWorked()
-	svc.results[resAccepted].Add(1)
-	svc.spawn.observe(time.Since(accepted))
+	svc.started(time.Since(accepted))
 	return h, exited
 }
 
