@@ -2,6 +2,7 @@ package spawner
 
 import (
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -94,4 +95,50 @@ func benchParallel(b *testing.B, forkExec bool) {
 			<-done
 		}
 	})
+}
+
+// BenchmarkSpawnLoop is one goroutine starting /bin/true back to back, as
+// an accept loop under load does (up to 8 handlers alive, a Reap after
+// each spawn and while all 8 run): Start waits for each exec, Launch does
+// not.
+func BenchmarkSpawnLoop(b *testing.B) {
+	b.Run("start", func(b *testing.B) { benchLoop(b, false) })
+	b.Run("launch", func(b *testing.B) { benchLoop(b, true) })
+}
+
+func benchLoop(b *testing.B, launch bool) {
+	s, _ := newTestSpawner(b)
+	if s.clone == nil {
+		b.Skip("no clone path here")
+	}
+	sp := &Spec{Path: "/bin/true", Umask: -1}
+	slots := make(chan struct{}, 8)
+	onExit := func(Exit) { <-slots }
+	onExec := func(_ time.Time, err error) {
+		if err != nil {
+			b.Error(err)
+			<-slots
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for len(slots) == cap(slots) { // as an accept loop blocked in accept4 would
+			time.Sleep(50 * time.Microsecond)
+			s.Reap()
+		}
+		slots <- struct{}{}
+		var err error
+		if launch {
+			err = s.Launch(sp, devNullFiles, "", onExec, onExit)
+		} else {
+			_, err = s.Start(sp, devNullFiles, "", onExit)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Reap()
+	}
+	for range cap(slots) {
+		slots <- struct{}{}
+	}
 }
