@@ -85,7 +85,10 @@ func newPipe() (rd, wr int, err error) {
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
 		return -1, -1, fmt.Errorf("stderr pipe: %w", err)
 	}
-	if err := unix.SetNonblock(fds[0], true); err != nil {
+	// The read end only: the write end becomes the handler's fd 2, and
+	// O_NONBLOCK belongs to the open file both ends' copies share. A
+	// fresh read end has no other status flags to keep.
+	if _, err := unix.FcntlInt(uintptr(fds[0]), unix.F_SETFL, unix.O_NONBLOCK); err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
 		return -1, -1, fmt.Errorf("stderr pipe: %w", err)

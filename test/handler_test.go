@@ -96,6 +96,9 @@ func TestFDTable(t *testing.T) {
 					if f.IsSocket && (f.Peer == local || f.Listening || f.Local == srv) || !f.IsSocket && !strings.HasPrefix(f.Target, "pipe:") {
 						t.Errorf("fd %d = %+v, want a pipe to superd's log", fd, f)
 					}
+					if f.NonBlock {
+						t.Errorf("fd %d (stderr pipe) is non-blocking: a burst to stderr would fail with EAGAIN", fd)
+					}
 				case strings.HasPrefix(kind, "same:"):
 					other, _ := strconv.Atoi(strings.TrimPrefix(kind, "same:"))
 					if f.Target != fds[other].Target {
