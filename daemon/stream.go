@@ -60,7 +60,10 @@ func acceptorsPerSocket() int32 {
 // false) arms the socket on the watcher and ends; the watcher starts it
 // again at the next connection (wake).
 func (d *Daemon) streamLoop(s *socket, extra bool) {
-	var delay time.Duration
+	var (
+		delay time.Duration
+		y     yielder
+	)
 	for {
 		if !s.svc.waitPause(s.stop) {
 			return
@@ -100,6 +103,7 @@ func (d *Daemon) streamLoop(s *socket, extra bool) {
 		}
 		delay = 0
 		d.handleConn(s, c)
+		y.maybe()
 	}
 }
 
