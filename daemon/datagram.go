@@ -122,8 +122,8 @@ func (d *Daemon) spawnDatagram(svc *service, st *state, dg listener.Datagram, pa
 	} else {
 		f.Stdout = rfd
 	}
-	env := datagramEnv(dg)
-	d.launch(svc, st, env, f, dg.Remote.String(), ticket, accepted)
+	f.Env = datagramEnv(dg)
+	d.launch(svc, st, f, dg.Remote.String(), ticket, accepted)
 	unix.Close(p[0])
 	unix.Close(rfd)
 	d.sp.Reap() // see handleConn

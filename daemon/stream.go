@@ -284,9 +284,9 @@ func (d *Daemon) spawnConn(svc *service, st *state, c listener.Conn, ticket acl.
 	if st.stderr == spawner.StderrFD {
 		f.StderrFD = c.FD
 	}
-	env := connEnv(st, c)
+	f.Env = connEnv(st, c)
 	remote := remoteString(c.Remote)
-	d.launch(svc, st, env, f, remote, ticket, accepted)
+	d.launch(svc, st, f, remote, ticket, accepted)
 	unix.Close(c.FD)
 }
 
@@ -294,8 +294,7 @@ func (d *Daemon) spawnConn(svc *service, st *state, c listener.Conn, ticket acl.
 // spawner.Launch): it is counted accepted, or spawn_error, once the
 // spawner has its verdict. The caller closes its copies of the
 // descriptors in f afterwards.
-func (d *Daemon) launch(svc *service, st *state, env []string, f spawner.Files, remote string, ticket acl.Ticket, accepted time.Time) {
-	f.Env = env
+func (d *Daemon) launch(svc *service, st *state, f spawner.Files, remote string, ticket acl.Ticket, accepted time.Time) {
 	err := d.sp.Launch(st.spec, f, remote, func(at time.Time, err error) {
 		if err != nil {
 			svc.startFailed(remote, ticket, err)
@@ -313,8 +312,7 @@ func (d *Daemon) launch(svc *service, st *state, env []string, f spawner.Files, 
 // start runs a wait-mode handler and arranges its accounting on exit; it
 // returns once the handler has executed. The caller closes its copies of
 // the descriptors in f afterwards.
-func (d *Daemon) start(svc *service, st *state, env []string, f spawner.Files, remote string, ticket acl.Ticket, accepted time.Time) (*spawner.Handler, <-chan struct{}) {
-	f.Env = env
+func (d *Daemon) start(svc *service, st *state, f spawner.Files, remote string, ticket acl.Ticket, accepted time.Time) (*spawner.Handler, <-chan struct{}) {
 	exited := make(chan struct{})
 	h, err := d.sp.Start(st.spec, f, remote, func(e spawner.Exit) {
 		svc.exited(remote, ticket, e)

@@ -89,7 +89,7 @@ func (d *Daemon) waitLoop(s *socket) {
 		}
 		svc.active.Add(1)
 		started := time.Now()
-		h, exited := d.start(svc, st, nil, f, "-", ticket, now)
+		h, exited := d.start(svc, st, f, "-", ticket, now)
 		if h != nil {
 			select {
 			case <-exited:

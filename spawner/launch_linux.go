@@ -40,24 +40,10 @@ func (s *Spawner) Launch(sp *Spec, f Files, remote string, onExec func(at time.T
 	if onExec == nil {
 		return fmt.Errorf("start %s: Launch without onExec", sp.Path)
 	}
-	if sp.Credential != nil && sp.Credential.NoSetGroups {
-		s.startErrors.Add(1)
-		return fmt.Errorf("start %s: Credential.NoSetGroups would pass on the caller's groups", sp.Path)
+	h, p, err := s.reserve(sp, remote, onExec, onExit)
+	if err != nil {
+		return err
 	}
-	p := s.pathFor(sp)
-	if p == pathHelper && s.helperPath == "" {
-		s.startErrors.Add(1)
-		return fmt.Errorf("start %s: needs the exec helper (rlimits or LISTEN_PID), no helper path", sp.Path)
-	}
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		s.startErrors.Add(1)
-		return fmt.Errorf("start %s: %w", sp.Path, ErrClosed)
-	}
-	s.running++ // reserved: Close and TerminateAll wait for it
-	h := s.newHandlerLocked(remote, onExec, onExit)
-	s.mu.Unlock()
 	if err := s.startOn(h, sp, f, p); err != nil {
 		return err
 	}

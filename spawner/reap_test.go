@@ -74,8 +74,11 @@ func TestEarlyExitKeptForStart(t *testing.T) {
 	s, buf := newTestSpawner(t)
 	const pid = 1 << 30 // no such process
 	t0 := time.Now()
+	h, _, err := s.reserve(&Spec{Path: "/bin/true", Umask: -1}, "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.mu.Lock()
-	h := s.newHandlerLocked("", nil, nil)
 	h.start = t0
 	s.early[pid] = earlyExit{at: t0.Add(time.Millisecond), end: t0.Add(time.Millisecond)}
 	s.mu.Unlock()
@@ -85,6 +88,7 @@ func TestEarlyExitKeptForStart(t *testing.T) {
 	_, kept := s.early[pid]
 	delete(s.starting, h) // the start registered its pid elsewhere, or failed
 	s.mu.Unlock()
+	s.finished() // the reservation
 	if !kept || s.escaped.Load() != 0 {
 		t.Fatalf("early exit dropped (kept %v, %d escapees) while a start that began before it was under way", kept, s.escaped.Load())
 	}

@@ -170,25 +170,10 @@ func (s *Spawner) pathFor(sp *Spec) path {
 // caller's. Start returns once the handler's program has been executed
 // (for the helper path: once the helper has).
 func (s *Spawner) Start(sp *Spec, f Files, remote string, onExit func(Exit)) (*Handler, error) {
-	if sp.Credential != nil && sp.Credential.NoSetGroups {
-		s.startErrors.Add(1)
-		return nil, fmt.Errorf("start %s: Credential.NoSetGroups would pass on the caller's groups", sp.Path)
+	h, p, err := s.reserve(sp, remote, nil, onExit)
+	if err != nil {
+		return nil, err
 	}
-	p := s.pathFor(sp)
-	if p == pathHelper && s.helperPath == "" {
-		s.startErrors.Add(1)
-		return nil, fmt.Errorf("start %s: needs the exec helper (rlimits or LISTEN_PID), no helper path", sp.Path)
-	}
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		s.startErrors.Add(1)
-		return nil, fmt.Errorf("start %s: %w", sp.Path, ErrClosed)
-	}
-	s.running++ // reserved: Close and TerminateAll wait for it
-	h := s.newHandlerLocked(remote, nil, onExit)
-	s.mu.Unlock()
-
 	if err := s.startOn(h, sp, f, p); err != nil {
 		return nil, err
 	}
@@ -196,12 +181,28 @@ func (s *Spawner) Start(sp *Spec, f Files, remote string, onExit func(Exit)) (*H
 	return h, nil
 }
 
-// newHandlerLocked makes the Handler of a start about to begin and
-// records it in starting. mu is held.
-func (s *Spawner) newHandlerLocked(remote string, onExec func(time.Time, error), onExit func(Exit)) *Handler {
+// reserve checks that sp can start and, if so, counts it in Running and
+// makes its Handler, recorded in starting, and picks its path.
+func (s *Spawner) reserve(sp *Spec, remote string, onExec func(time.Time, error), onExit func(Exit)) (*Handler, path, error) {
+	if sp.Credential != nil && sp.Credential.NoSetGroups {
+		s.startErrors.Add(1)
+		return nil, 0, fmt.Errorf("start %s: Credential.NoSetGroups would pass on the caller's groups", sp.Path)
+	}
+	p := s.pathFor(sp)
+	if p == pathHelper && s.helperPath == "" {
+		s.startErrors.Add(1)
+		return nil, 0, fmt.Errorf("start %s: needs the exec helper (rlimits or LISTEN_PID), no helper path", sp.Path)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		s.startErrors.Add(1)
+		return nil, 0, fmt.Errorf("start %s: %w", sp.Path, ErrClosed)
+	}
+	s.running++ // reserved: Close and TerminateAll wait for it
 	h := &Handler{s: s, remote: remote, onExit: onExit, onExec: onExec, start: time.Now()}
 	s.starting[h] = struct{}{}
-	return h
+	return h, p, nil
 }
 
 // startOn is Start and Launch after the checks: it starts sp on path p
