@@ -47,36 +47,45 @@ func (d *Daemon) datagramLoop(s *socket) {
 			continue
 		}
 		delay = 0
-		svc := s.svc
-		// Never answer what could be a forged packet-storm source.
-		if !builtin.AllowedSource(dg.Remote) {
-			svc.log.Debug("dropped datagram from a reserved source", "remote", dg.Remote.String())
-			continue
-		}
-		st := svc.state.Load()
-		now := time.Now()
-		ticket, reason, ok := d.admit(svc, dg.Remote.Addr(), now)
-		if !ok {
-			svc.refuse(reason, dg.Remote.String())
-			continue
-		}
-		if st.builtin != "" {
-			svc.results[resAccepted].Add(1)
-			out := builtin.Reply(st.builtin, buf[:dg.N], now, st.loc, reply[:0])
-			if out != nil {
-				d.sendReply(s, dg, out)
-			}
-			ticket.Release()
-			continue
-		}
-		payload := append([]byte(nil), buf[:dg.N]...)
-		svc.active.Add(1)
-		d.loops.Add(1)
-		go func() {
-			defer d.loops.Done()
-			d.spawnDatagram(svc, st, dg, payload, ticket, now)
-		}()
+		d.serveDatagram(s, dg, buf[:dg.N], true, reply)
 	}
+}
+
+// serveDatagram checks one datagram and answers it (a builtin, with
+// reply as scratch space) or starts its handler in a
+// goroutine of its own, which gets a copy of payload if it is borrowed.
+func (d *Daemon) serveDatagram(s *socket, dg listener.Datagram, payload []byte, borrowed bool, reply []byte) {
+	svc := s.svc
+	// Never answer what could be a forged packet-storm source.
+	if !builtin.AllowedSource(dg.Remote) {
+		svc.log.Debug("dropped datagram from a reserved source", "remote", dg.Remote.String())
+		return
+	}
+	st := svc.state.Load()
+	now := time.Now()
+	ticket, reason, ok := d.admit(svc, dg.Remote.Addr(), now)
+	if !ok {
+		svc.refuse(reason, dg.Remote.String())
+		return
+	}
+	if st.builtin != "" {
+		svc.results[resAccepted].Add(1)
+		out := builtin.Reply(st.builtin, payload, now, st.loc, reply[:0])
+		if out != nil {
+			d.sendReply(s, dg, out)
+		}
+		ticket.Release()
+		return
+	}
+	if borrowed {
+		payload = append([]byte(nil), payload...)
+	}
+	svc.active.Add(1)
+	d.loops.Add(1)
+	go func() {
+		defer d.loops.Done()
+		d.spawnDatagram(s, st, dg, payload, ticket, now)
+	}()
 }
 
 // sendReply answers a datagram from the listening socket itself, from
@@ -89,7 +98,10 @@ func (d *Daemon) sendReply(s *socket, dg listener.Datagram, out []byte) {
 
 // spawnDatagram starts a handler for one datagram: the payload on a pipe
 // as stdin, a reply socket connected to the client on fd 1 (stdio) or 3.
-func (d *Daemon) spawnDatagram(svc *service, st *state, dg listener.Datagram, payload []byte, ticket acl.Ticket, accepted time.Time) {
+// Datagrams that reached the reply socket before its connect are served
+// as the listener's first.
+func (d *Daemon) spawnDatagram(s *socket, st *state, dg listener.Datagram, payload []byte, ticket acl.Ticket, accepted time.Time) {
+	svc := s.svc
 	fail := func(what string, err error) {
 		svc.active.Add(-1)
 		ticket.Release()
@@ -114,6 +126,14 @@ func (d *Daemon) spawnDatagram(svc *service, st *state, dg listener.Datagram, pa
 		unix.Close(p[0])
 		fail("reply socket", err)
 		return
+	}
+	for {
+		qd, q, ok := listener.TakeQueued(rfd, dg.Local)
+		if !ok {
+			break
+		}
+		svc.log.Debug("datagram taken back from a reply socket", "remote", qd.Remote.String())
+		d.serveDatagram(s, qd, q, false, nil)
 	}
 	f := spawner.Files{Stdin: p[0], Stdout: -1, Extra: -1, Stderr: st.stderr}
 	if st.passFD {

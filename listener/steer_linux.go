@@ -13,7 +13,7 @@ import (
 // bind(service address:port), connect(client). Between bind and connect
 // it is an unconnected member of the port's SO_REUSEPORT group, and the
 // kernel's reuseport selection could hand it another client's datagram,
-// which nobody then reads for that client: it was lost.
+// which nobody would then read for that client.
 //
 // The listening socket's group therefore carries a one-instruction classic
 // BPF program, `ret #0` (SO_ATTACH_REUSEPORT_CBPF): whenever the kernel
@@ -52,7 +52,10 @@ import (
 // socket first and start a new group with it, without the program, where
 // it is the only unconnected member and wins: for IPv4 services on those
 // kernels the program narrows the window but does not close it (measured:
-// 14 to 27 of 4000 requests lost without it, 0 to 5 with it). AF_INET6 sockets
+// 14 to 27 of 4000 requests steered away without it, 0 to 7 with it).
+// Those datagrams wait in the reply socket's queue, and TakeQueued gives
+// them back to the caller, which serves them as the listener's before
+// the handler gets the socket: none is lost. AF_INET6 sockets
 // are added at the tail of that list, so a new IPv6 reply socket finds the
 // listener first and joins its group (measured: 16 of 4000 lost without
 // the program, none with it).
@@ -63,8 +66,8 @@ import (
 // with a different IPV6_V6ONLY). For such wildcard listeners the program
 // changes nothing, and a reply socket between bind and connect, being a
 // more specific match than the wildcard listener, can still take another
-// client's datagram. Builtins can avoid reply sockets altogether with
-// Socket.Reply.
+// client's datagram, which TakeQueued gives back too. Builtins avoid reply
+// sockets altogether with Socket.Reply.
 //
 // Inherited (systemd) sockets get no program: systemd normally binds them
 // before anything else, but whether a socket is the first of its group

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,10 +15,38 @@ import (
 
 // serveDialReply answers every datagram on s the way daemon does for a
 // UDP nowait service: RecvFrom, then in a goroutine DialReply(d.Local,
-// d.Remote), write the payload back, close. It returns when s is closed.
-func serveDialReply(t *testing.T, s *Socket) (wait func()) {
+// d.Remote), serve what TakeQueued takes back from the reply socket the
+// same way, write the payload back, close. It returns when s is closed,
+// with the number of datagrams taken back.
+func serveDialReply(t *testing.T, s *Socket) (wait func() int) {
 	t.Helper()
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		taken atomic.Int64
+	)
+	var answer func(d Datagram, payload []byte)
+	answer = func(d Datagram, payload []byte) {
+		defer wg.Done()
+		fd, err := DialReply(d.Local, d.Remote)
+		if err != nil {
+			t.Errorf("DialReply(%v, %v) error %v", d.Local, d.Remote, err)
+			return
+		}
+		for {
+			qd, q, ok := TakeQueued(fd, d.Local)
+			if !ok {
+				break
+			}
+			if qd.Local != d.Local || qd.N != len(q) {
+				t.Errorf("TakeQueued() = %+v with %d bytes, want Local %v", qd, len(q), d.Local)
+			}
+			taken.Add(1)
+			wg.Add(1)
+			go answer(qd, q)
+		}
+		unix.Write(fd, payload)
+		unix.Close(fd)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -31,21 +60,14 @@ func serveDialReply(t *testing.T, s *Socket) (wait func()) {
 				t.Errorf("RecvFrom() error %v", err)
 				return
 			}
-			payload := append([]byte(nil), buf[:d.N]...)
 			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				fd, err := DialReply(d.Local, d.Remote)
-				if err != nil {
-					t.Errorf("DialReply(%v, %v) error %v", d.Local, d.Remote, err)
-					return
-				}
-				unix.Write(fd, payload)
-				unix.Close(fd)
-			}()
+			go answer(d, append([]byte(nil), buf[:d.N]...))
 		}
 	}()
-	return wg.Wait
+	return func() int {
+		wg.Wait()
+		return int(taken.Load())
+	}
 }
 
 // serveReply answers every datagram on s with Socket.Reply (as builtins
@@ -80,17 +102,13 @@ func TestUDPConcurrentClients(t *testing.T) {
 	tests := []struct {
 		name, listen, client string
 		reply                bool // serve with Socket.Reply, not DialReply
-		// bestEffort: losses are logged, not failed. On Linux 6.13+ a new
-		// IPv4 reply socket can start a reuseport group of its own with
-		// a connected one (steer_linux.go), out of the listener's reach.
-		bestEffort bool
 	}{
-		{"dial reply ipv6", "[::1]:0", "::1", false, false},
-		{"dial reply ipv4", "127.0.0.1:0", "127.0.0.1", false, true},
-		{"reply ipv4 wildcard", "0.0.0.0:0", "127.0.0.1", true, false},
-		{"reply ipv4", "127.0.0.1:0", "127.0.0.1", true, false},
-		{"reply dual stack via ipv4", ":0", "127.0.0.1", true, false},
-		{"reply dual stack via ipv6", ":0", "::1", true, false},
+		{"dial reply ipv6", "[::1]:0", "::1", false},
+		{"dial reply ipv4", "127.0.0.1:0", "127.0.0.1", false},
+		{"reply ipv4 wildcard", "0.0.0.0:0", "127.0.0.1", true},
+		{"reply ipv4", "127.0.0.1:0", "127.0.0.1", true},
+		{"reply dual stack via ipv4", ":0", "127.0.0.1", true},
+		{"reply dual stack via ipv6", ":0", "::1", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,21 +122,21 @@ func TestUDPConcurrentClients(t *testing.T) {
 			if !s.steered {
 				t.Error("listener has no steering program")
 			}
-			var wait func()
+			var wait func() int
 			if tt.reply {
-				wait = serveReply(t, s)
+				w := serveReply(t, s)
+				wait = func() int { w(); return 0 }
 			} else {
 				wait = serveDialReply(t, s)
 			}
-			defer wait()
-			defer s.Close()
 			const clients, requests = 8, 500
 			ip := netip.MustParseAddr(tt.client)
 			lost := hammer(t, netip.AddrPortFrom(ip, s.Addr().Port), ip, clients, requests)
-			switch {
-			case lost != 0 && tt.bestEffort:
-				t.Logf("%d of %d requests got no reply (known limit, see steer_linux.go)", lost, clients*requests)
-			case lost != 0:
+			s.Close()
+			if taken := wait(); taken > 0 {
+				t.Logf("%d datagrams taken back from reply sockets", taken)
+			}
+			if lost != 0 {
 				t.Errorf("%d of %d requests got no reply", lost, clients*requests)
 			}
 		})

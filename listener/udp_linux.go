@@ -192,8 +192,9 @@ func cmsgAlign(n int) int {
 // remote reach this socket rather than the listener. The fd is blocking
 // and close-on-exec; the caller owns it.
 //
-// Between bind and connect, a datagram from another client could be
-// steered to this socket; the window is two system calls long.
+// Between bind and connect, a datagram meant for the listener can be
+// steered to this socket (steer_linux.go says when); the caller takes such
+// datagrams back with TakeQueued before the handler gets the socket.
 func DialReply(local, remote netip.AddrPort) (fd int, err error) {
 	lip := local.Addr().Unmap()
 	rip := remote.Addr().Unmap()
@@ -234,4 +235,27 @@ func dialReply(fd, family int, local, remote netip.AddrPort) error {
 		return os.NewSyscallError("connect", err)
 	}
 	return nil
+}
+
+// TakeQueued reads, without waiting, a datagram queued on fd, a reply
+// socket from DialReply bound to local, before its connect took effect:
+// it was meant for the listener, and the caller serves it as if the
+// listener had received it. ok is false when nothing is queued (the
+// common case costs one recvfrom).
+func TakeQueued(fd int, local netip.AddrPort) (d Datagram, payload []byte, ok bool) {
+	n, _, err := unix.Recvfrom(fd, nil, unix.MSG_DONTWAIT|unix.MSG_PEEK|unix.MSG_TRUNC)
+	if err != nil || n < 0 {
+		return Datagram{}, nil, false
+	}
+	payload = make([]byte, n)
+	n, from, err := unix.Recvfrom(fd, payload, unix.MSG_DONTWAIT)
+	if err != nil {
+		return Datagram{}, nil, false
+	}
+	remote, _, valid := sockaddrAddrPort(from)
+	if !valid {
+		return Datagram{}, nil, false
+	}
+	remote = netip.AddrPortFrom(remote.Addr().Unmap().WithZone(""), remote.Port())
+	return Datagram{N: n, Remote: remote, Local: local}, payload[:n], true
 }

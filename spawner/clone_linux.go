@@ -58,7 +58,8 @@ type cloneProg struct {
 type stepKind uint8
 
 const (
-	kindSetsid stepKind = iota
+	kindSetpgid stepKind = iota
+	kindNotty
 	kindDup
 	kindRlimit
 	kindUmask
@@ -285,8 +286,8 @@ func (j *cloneJob) stepError(i int, errno syscall.Errno, sp *Spec) error {
 	switch j.kinds[i] {
 	case kindExec:
 		return errno // as syscall.ForkExec reports it
-	case kindSetsid:
-		return fmt.Errorf("setsid: %w", errno)
+	case kindSetpgid:
+		return fmt.Errorf("setpgid: %w", errno)
 	case kindDup:
 		return fmt.Errorf("dup fd %d to %d: %w", a[0], a[1], errno)
 	case kindRlimit:
@@ -320,7 +321,8 @@ func (j *cloneJob) stepError(i int, errno syscall.Errno, sp *Spec) error {
 	return fmt.Errorf("child step %d: %w", i, errno)
 }
 
-// cloneSteps fills j with the child's steps for sp: a new session, the
+// cloneSteps fills j with the child's steps for sp: a new process group
+// (without superd's controlling terminal, if it has one), the
 // descriptor table, rlimits, umask, nice, signal dispositions,
 // capabilities, credentials, working directory, an empty signal mask,
 // LISTEN_PID and the execve.
@@ -337,7 +339,11 @@ func (s *Spawner) cloneSteps(j *cloneJob, sp *Spec, files []uintptr, env []strin
 		j.kinds = append(j.kinds, k)
 	}
 
-	add(kindSetsid, 0, unix.SYS_SETSID)
+	add(kindSetpgid, 0, unix.SYS_SETPGID, 0, 0)
+	if s.tty >= 0 {
+		// ENOTTY: the terminal is no longer the session's (hung up).
+		add(kindNotty, stepNoCheck, unix.SYS_IOCTL, uintptr(s.tty), unix.TIOCNOTTY)
+	}
 
 	// Descriptors: move the sources that a lower target would overwrite
 	// out of the way, then dup each onto its target without close-on-exec

@@ -3,21 +3,22 @@
 // A [Spawner] owns everything about a handler after the connection is
 // accepted: the descriptor table (fd 0, 1, 2 and optionally 3), the
 // environment, the credentials, umask, nice value and resource limits, the
-// new session and process group, the optional wall-clock timeout, the
+// new process group (in superd's session, without its controlling
+// terminal: group_linux.go says why), the optional wall-clock timeout, the
 // stderr-to-log pipe and, last, the wait4 that reaps it. The process that
 // uses a Spawner is a child subreaper, so every descendant of a handler is
 // reaped here. A handler whose leader exits while other processes of its
 // process group live on (`sleep 3600 & exit 0`) lingers: it is still
 // running for Running, its Timeout and Signal reach the group, and its
-// onExit comes when the group is empty. Processes that left the group's
-// session (setsid) are not waited for; they are logged as escapees.
+// onExit comes when the group is empty. Processes that left the group
+// (setsid, setpgid) are not waited for; they are logged as escapees.
 //
 // Handlers start through the clone path where it works: one
 // clone3(CLONE_VM|CLONE_CHILD_CLEARTID|CLONE_CLEAR_SIGHAND) whose child
-// runs a list of system calls prepared by Start (new session, descriptor
-// table, rlimits, umask, nice, signal dispositions, capabilities,
-// credentials, working directory, empty signal mask, LISTEN_PID written in
-// place) and ends in execve. The child shares superd's memory until the
+// runs a list of system calls prepared by Start (new process group, no
+// controlling terminal, descriptor table, rlimits, umask, nice, signal
+// dispositions, capabilities, credentials, working directory, empty
+// signal mask, LISTEN_PID written in place) and ends in execve. The child shares superd's memory until the
 // execve, so it is a loop in assembly (amd64) on a small stack of its own
 // that never calls, pushes or returns; Start waits on a futex for the
 // kernel to clear a word when the child executes or exits. A failed step
@@ -36,8 +37,9 @@
 // architecture, [Options.NoClone]) there are three ways, chosen per [Spec]
 // so that the common case stays cheap:
 //
-//   - plain: syscall.ForkExec with a new session and the credentials; used
-//     when the Spec asks for nothing that is per thread or per process.
+//   - plain: syscall.ForkExec with a new process group and the
+//     credentials; used when the Spec asks for nothing that is per thread
+//     or per process.
 //   - locked thread: for a umask other than the process's or a nice value,
 //     a goroutine locks its OS thread, sets the thread's umask (after
 //     unshare(CLONE_FS)) and nice value, forks from there and exits

@@ -195,7 +195,7 @@ func (s *Spawner) reapAll() {
 
 // Lingering handlers and process group reuse.
 //
-// A handler is the leader of its own session and process group (Setsid).
+// A handler is the leader of its own process group (group_linux.go).
 // When the leader has been reaped but the group still has members (a
 // background child holding the connection), the handler lingers: it keeps
 // its place in handlers (and so in Running), its timer keeps running, and
@@ -206,24 +206,24 @@ func (s *Spawner) reapAll() {
 // group is not empty: a pid number stays allocated while any process,
 // zombie included, has it as its pid, process group or session, so pgid
 // cannot name anyone else's group until its last member has been reaped.
-// Every member is a descendant of the handler (only processes of the
-// handler's session can join the group) and, superd being a child
-// subreaper, a member whose parent is gone is our child and its zombie is
-// reaped here, by reapOne, and only here. So reapOne holds reapMu from the
-// wait4 until it has re-checked the group of what it reaped (a member's
-// pgid is read with getpgid while it is still an unreaped zombie) and
-// finished the handler if the group is now empty; and every kill of a
-// handler's group is sent with reapMu held, after checking that the
-// handler is not finished. A kill therefore only ever reaches a group
-// known to be non-empty, i.e. still the handler's.
+// The members are the handler's descendants and whatever else of superd's
+// session moved into the group (setpgid): superd being a child subreaper,
+// a member that descends from superd and whose parent is gone is our child
+// and its zombie is reaped here, by reapOne, and only here. So reapOne
+// holds reapMu from the wait4 until it has re-checked the group of what it
+// reaped (a member's pgid is read with getpgid while it is still an
+// unreaped zombie) and finished the handler if the group is now empty; and
+// every kill of a handler's group is sent with reapMu held, after checking
+// that the handler is not finished. A kill therefore only ever reaches a
+// group known to be non-empty, i.e. still the handler's.
 //
 // A group can still empty without a reap of ours: when its last member
 // leaves it (setsid, or setpgid to another group of the session), or is
 // reaped by its own parent after that parent left the group. Such a group
 // is noticed empty by the next kill (ESRCH finishes the handler) or by
-// recheckGroups, every lingerCheck. If nothing of the session is left
-// either, pgid could in principle be reused before then; that takes the
-// kernel's pid counter wrapping round pid_max within that second.
+// recheckGroups, every lingerCheck. pgid could in principle be reused
+// before then; that takes the kernel's pid counter wrapping round pid_max
+// within that second.
 
 // reapOne reaps pid (an exited child) and does the bookkeeping: a
 // registered handler finishes or lingers, a member of a tracked group

@@ -31,6 +31,7 @@ type Spawner struct {
 	helperPath  string
 	log         *slog.Logger
 	devNull     int           // O_RDWR /dev/null, close-on-exec, for fds the Files leave empty
+	tty         int           // superd's controlling terminal (close-on-exec), or -1: see ownGroup
 	umask       int           // the process's umask at New
 	nice        int           // the process's nice value at New
 	forceHelper string        // non-empty: why every spawn goes through the helper
@@ -102,6 +103,7 @@ func New(o Options) (*Spawner, error) {
 		helperPath:  o.HelperPath,
 		log:         log,
 		devNull:     null,
+		tty:         openCtty(),
 		umask:       -1,
 		escapeAfter: defaultEscapeAfter,
 		born:        time.Now(),
@@ -116,7 +118,7 @@ func New(o Options) (*Spawner, error) {
 		starting:    make(map[*Handler]struct{}),
 	}
 	if err := cloexecAll(); err != nil {
-		unix.Close(null)
+		s.closeFDs()
 		return nil, err
 	}
 	st := threadStatus()
@@ -152,7 +154,7 @@ func New(o Options) (*Spawner, error) {
 		}
 	}
 	if s.stderr, err = newStderrWatch(log); err != nil {
-		unix.Close(null)
+		s.closeFDs()
 		return nil, err
 	}
 	s.lastInline.Store(-int64(inlineWindow))
@@ -305,7 +307,15 @@ func (s *Spawner) Close() error {
 		s.stderr.stop()
 		s.wg.Wait()
 		s.stderr.closeAll()
-		unix.Close(s.devNull)
+		s.closeFDs()
 	})
 	return nil
+}
+
+// closeFDs closes the descriptors New opened for the Spawner itself.
+func (s *Spawner) closeFDs() {
+	unix.Close(s.devNull)
+	if s.tty >= 0 {
+		unix.Close(s.tty)
+	}
 }

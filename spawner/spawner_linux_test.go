@@ -105,13 +105,7 @@ func TestProcessState(t *testing.T) {
 			if got, want := r.environ, []string{"A=1", "B=two words"}; !slices.Equal(got, want) {
 				t.Errorf("environ = %q, want %q", got, want)
 			}
-			pid := strconv.Itoa(r.pid)
-			if r.stat[2] != pid || r.stat[3] != pid { // pgrp, session
-				t.Errorf("pgrp, session = %s, %s, want %s (a new session)", r.stat[2], r.stat[3], pid)
-			}
-			if r.stat[4] != "0" {
-				t.Errorf("tty_nr = %s, want 0 (no controlling terminal)", r.stat[4])
-			}
+			checkGroup(t, r, s, p.want)
 			if r.cwd != dir {
 				t.Errorf("cwd = %q, want %q", r.cwd, dir)
 			}

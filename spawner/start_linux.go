@@ -22,8 +22,8 @@ const (
 	stateDone                          // the group is empty: finished
 )
 
-// Handler is one started handler process, the leader of its own session
-// and process group.
+// Handler is one started handler process, the leader of its own process
+// group.
 type Handler struct {
 	s      *Spawner
 	pid    int
@@ -55,8 +55,7 @@ type Handler struct {
 	killDelay time.Duration
 }
 
-// Pid is the handler's process id, which is also its process group and
-// session id.
+// Pid is the handler's process id, which is also its process group id.
 func (h *Handler) Pid() int { return h.pid }
 
 // Remote is the remote string given to Start.
@@ -256,11 +255,11 @@ func (s *Spawner) start(h *Handler, sp *Spec, f Files, p path) error {
 	switch p {
 	case pathPlain:
 		attr.Dir, attr.Env = sp.dir(), sp.envWith(f.Env)
-		attr.Sys = &syscall.SysProcAttr{Setsid: true, Credential: sp.Credential}
+		attr.Sys = s.groupAttr(sp.Credential)
 		pid, err = syscall.ForkExec(sp.Path, sp.argv(), &attr)
 	case pathThread:
 		attr.Dir, attr.Env = sp.dir(), sp.envWith(f.Env)
-		attr.Sys = &syscall.SysProcAttr{Setsid: true, Credential: sp.Credential}
+		attr.Sys = s.groupAttr(sp.Credential)
 		pid, err = forkExecLocked(sp, s.umask, s.nice, &attr)
 	case pathClone:
 		pid, h.job, err = s.startClone(sp, attr.Files, f.Env, onExec != nil)
@@ -269,7 +268,7 @@ func (s *Spawner) start(h *Handler, sp *Spec, f Files, p path) error {
 		}
 	case pathHelper:
 		attr.Env = sp.helperEnv(f.Env)
-		attr.Sys = &syscall.SysProcAttr{Setsid: true}
+		attr.Sys = s.groupAttr(nil)
 		pid, err = syscall.ForkExec(s.helperPath, sp.helperArgs(s.helperPath), &attr)
 	}
 	if err != nil {

@@ -245,8 +245,9 @@ func relSettled(t *testing.T, s *superd, base int, d time.Duration) (bool, int, 
 	return ok, n, list
 }
 
-// relSessionProcs lists the processes of session sid: "pid uid comm".
-func relSessionProcs(sid int) []string {
+// relGroupProcs lists the live processes of process group pgid: "pid uid
+// comm".
+func relGroupProcs(pgid int) []string {
 	ents, _ := os.ReadDir("/proc")
 	var out []string
 	for _, e := range ents {
@@ -268,7 +269,7 @@ func relSessionProcs(sid int) []string {
 		if len(f) < 4 || f[0] == "Z" || f[0] == "X" {
 			continue
 		}
-		if sess, _ := strconv.Atoi(f[3]); sess != sid {
+		if g, _ := strconv.Atoi(f[2]); g != pgid {
 			continue
 		}
 		st, err := relProcStatus(pid)
