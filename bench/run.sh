@@ -690,62 +690,81 @@ for N in $SCALE; do
 	if want superd; then
 		d=$T/scale-superd-$N
 		gen_superd "$N" "$d"
-		t0=$(date +%s%N)
-		bg "$d.log" "$B/superd" run -config "$d"
-		pid=$BGPID
-		if wait_log "$d.log" '"msg":"ready"' 1 60 "$pid"; then
-			startup=$(awk -v a="$t0" -v b="$(log_ns "$d.log" ready 1)" 'BEGIN {printf "%.2f", (b-a)/1e6}')
+		startups=() rsss=() anons=() files=() reloads=()
+		# Three starts: start-up and idle RSS are the medians (RSS moves by
+		# a MiB or two from start to start); the reloads are the third's.
+		for run in 1 2 3; do
+			t0=$(date +%s%N)
+			bg "$d.log" "$B/superd" run -config "$d"
+			pid=$BGPID
+			if ! wait_log "$d.log" '"msg":"ready"' 1 60 "$pid"; then
+				log "superd with $N services did not start: $(tail -3 "$d.log")"
+				STATUS_OF[superd]="${STATUS_OF[superd]:-}; failed to start with $N services"
+				stop "$pid"
+				break
+			fi
+			startups+=("$(awk -v a="$t0" -v b="$(log_ns "$d.log" ready 1)" 'BEGIN {printf "%.2f", (b-a)/1e6}')")
 			sleep 1
-			rss=$(rss_kb "$pid")
-			anon=$(rss_kb "$pid" RssAnon)
-			file=$(rss_kb "$pid" RssFile)
-			reloads=()
-			for k in 1 2 3; do
-				t1=$(date +%s%N)
-				kill -HUP "$pid"
-				if wait_log "$d.log" '"msg":"reload(ed| failed)"' "$k" 60 "$pid" && [[ -n $(log_ns "$d.log" reloaded "$k") ]]; then
-					reloads+=("$(awk -v a="$t1" -v b="$(log_ns "$d.log" reloaded "$k")" 'BEGIN {printf "%.2f", (b-a)/1e6}')")
-				else
-					log "superd reload $k with $N services failed: $(grep 'reload failed' "$d.log" | tail -1)"
-				fi
-			done
+			rsss+=("$(rss_kb "$pid")")
+			anons+=("$(rss_kb "$pid" RssAnon)")
+			files+=("$(rss_kb "$pid" RssFile)")
+			if ((run == 3)); then
+				for k in 1 2 3; do
+					t1=$(date +%s%N)
+					kill -HUP "$pid"
+					if wait_log "$d.log" '"msg":"reload(ed| failed)"' "$k" 60 "$pid" && [[ -n $(log_ns "$d.log" reloaded "$k") ]]; then
+						reloads+=("$(awk -v a="$t1" -v b="$(log_ns "$d.log" reloaded "$k")" 'BEGIN {printf "%.2f", (b-a)/1e6}')")
+					else
+						log "superd reload $k with $N services failed: $(grep 'reload failed' "$d.log" | tail -1)"
+					fi
+				done
+			fi
+			stop "$pid"
+		done
+		if ((${#rsss[@]} == 3)); then
+			startup=$(median3 "${startups[@]}") rss=$(median3 "${rsss[@]}") anon=$(median3 "${anons[@]}") file=$(median3 "${files[@]}")
 			reload=$(median3 "${reloads[@]+"${reloads[@]}"}")
 			printf '{"kind":"scale","server":"superd","services":%d,"startup_ms":%s,"rss_kb":%d,"rss_anon_kb":%d,"rss_file_kb":%d,"reload_ms":%s}\n' "$N" "$startup" "$rss" "$anon" "$file" "$reload" >>"$RES"
-			log "superd with $N services: start-up ${startup} ms, RSS ${rss} KiB (anon ${anon}, file ${file}), reload ${reload} ms"
-		else
-			log "superd with $N services did not start: $(tail -3 "$d.log")"
-			STATUS_OF[superd]="${STATUS_OF[superd]:-}; failed to start with $N services"
+			log "superd with $N services: start-up ${startup} ms, RSS ${rss} KiB (anon ${anon}, file ${file}; starts: ${rsss[*]} KiB), reload ${reload} ms"
 		fi
-		stop "$pid"
 	fi
 	if want xinetd && [[ -n ${BIN_OF[xinetd]:-} ]]; then
 		f=$T/scale-xinetd-$N.conf
 		gen_xinetd "$N" "$f"
-		t0=$(date +%s%N)
-		bg "$f.out" "${BIN_OF[xinetd]}" -dontfork -filelog "$f.log" -f "$f"
-		pid=$BGPID
-		if wait_port $((20000 + N - 1)) "$pid"; then
+		startups=() rsss=() anons=() files=() reloads=()
+		for run in 1 2 3; do
+			rm -f "$f.log"
+			t0=$(date +%s%N)
+			bg "$f.out" "${BIN_OF[xinetd]}" -dontfork -filelog "$f.log" -f "$f"
+			pid=$BGPID
+			if ! wait_port $((20000 + N - 1)) "$pid"; then
+				log "xinetd with $N services did not start: $(tail -3 "$f.log" "$f.out" 2>/dev/null)"
+				stop "$pid"
+				break
+			fi
 			t1=$(date +%s%N)
-			startup=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", (b-a)/1e6}')
+			startups+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", (b-a)/1e6}')")
 			sleep 1
-			rss=$(rss_kb "$pid")
-			anon=$(rss_kb "$pid" RssAnon)
-			file=$(rss_kb "$pid" RssFile)
-			reloads=()
-			for k in 1 2 3; do
-				t1=$(date +%s%N)
-				kill -HUP "$pid"
-				if wait_log "$f.log" 'Reconfigured' "$k" 60 "$pid"; then
-					reloads+=("$(awk -v a="$t1" -v b="$(date +%s%N)" 'BEGIN {printf "%.2f", (b-a)/1e6}')")
-				fi
-			done
+			rsss+=("$(rss_kb "$pid")")
+			anons+=("$(rss_kb "$pid" RssAnon)")
+			files+=("$(rss_kb "$pid" RssFile)")
+			if ((run == 3)); then
+				for k in 1 2 3; do
+					t1=$(date +%s%N)
+					kill -HUP "$pid"
+					if wait_log "$f.log" 'Reconfigured' "$k" 60 "$pid"; then
+						reloads+=("$(awk -v a="$t1" -v b="$(date +%s%N)" 'BEGIN {printf "%.2f", (b-a)/1e6}')")
+					fi
+				done
+			fi
+			stop "$pid"
+		done
+		if ((${#rsss[@]} == 3)); then
+			startup=$(median3 "${startups[@]}") rss=$(median3 "${rsss[@]}") anon=$(median3 "${anons[@]}") file=$(median3 "${files[@]}")
 			reload=$(median3 "${reloads[@]+"${reloads[@]}"}")
 			printf '{"kind":"scale","server":"xinetd","services":%d,"startup_ms":%s,"rss_kb":%d,"rss_anon_kb":%d,"rss_file_kb":%d,"reload_ms":%s}\n' "$N" "$startup" "$rss" "$anon" "$file" "$reload" >>"$RES"
-			log "xinetd with $N services: start-up ${startup} ms, RSS ${rss} KiB, reload ${reload} ms"
-		else
-			log "xinetd with $N services did not start: $(tail -3 "$f.log" "$f.out" 2>/dev/null)"
+			log "xinetd with $N services: start-up ${startup} ms, RSS ${rss} KiB (starts: ${rsss[*]} KiB), reload ${reload} ms"
 		fi
-		stop "$pid"
 	fi
 done
 

@@ -460,8 +460,9 @@ func scale(w io.Writer, recs []Record) {
 	fmt.Fprintln(w, "## Start-up, idle memory and reload")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "N services, each a TCP listener on 127.0.0.1:20000+i (superd `builtin = \"discard\"`, xinetd internal discard). "+
-		"Start-up: from exec to the `ready` log line (superd) or to the last port accepting (others). Reload: SIGHUP of an unchanged "+
-		"configuration to the `reloaded` log line (superd) or the log line that ends the reconfiguration (xinetd), median of 3. "+
+		"Start-up: from exec to the `ready` log line (superd) or to the last port accepting (others); start-up and idle RSS are "+
+		"the medians of three starts. Reload: SIGHUP of an unchanged "+
+		"configuration to the `reloaded` log line (superd) or the log line that ends the reconfiguration (xinetd), median of 3 in the third start. "+
 		"Idle RSS is VmRSS 1 s after start-up; of it, anon is the process's private memory (RssAnon) and file the pages of mapped files "+
 		"(RssFile: the program's text and read-only data, clean and shared through the page cache).")
 	fmt.Fprintln(w)

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/superd-dev/superd/spawner"
 )
@@ -29,6 +30,9 @@ const (
 )
 
 func main() {
+	// superd serves no heap profiles: sampling allocations for one would
+	// only cost memory (the profile's hash table and records).
+	runtime.MemProfileRate = 0
 	if len(os.Args) > 1 && os.Args[1] == spawner.HelperArg {
 		spawner.HelperMain(os.Args[2:]) // never returns
 	}
