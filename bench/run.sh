@@ -685,6 +685,13 @@ log_ns() { # log_ns FILE MSG NTH: the time of the NTH log line with msg MSG, in 
 	[[ -n $ts ]] && date -d "$ts" +%s%N
 }
 median3() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR==0) print -1; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+idle_sample() { # idle_sample PID T0 T1: start-up T1-T0 and, 1 s later, PID's RSS, into the scale arrays
+	startups+=("$(awk -v a="$2" -v b="$3" 'BEGIN {printf "%.2f", (b-a)/1e6}')")
+	sleep 1
+	rsss+=("$(rss_kb "$1")")
+	anons+=("$(rss_kb "$1" RssAnon)")
+	files+=("$(rss_kb "$1" RssFile)")
+}
 
 for N in $SCALE; do
 	if want superd; then
@@ -703,11 +710,7 @@ for N in $SCALE; do
 				stop "$pid"
 				break
 			fi
-			startups+=("$(awk -v a="$t0" -v b="$(log_ns "$d.log" ready 1)" 'BEGIN {printf "%.2f", (b-a)/1e6}')")
-			sleep 1
-			rsss+=("$(rss_kb "$pid")")
-			anons+=("$(rss_kb "$pid" RssAnon)")
-			files+=("$(rss_kb "$pid" RssFile)")
+			idle_sample "$pid" "$t0" "$(log_ns "$d.log" ready 1)"
 			if ((run == 3)); then
 				for k in 1 2 3; do
 					t1=$(date +%s%N)
@@ -742,12 +745,7 @@ for N in $SCALE; do
 				stop "$pid"
 				break
 			fi
-			t1=$(date +%s%N)
-			startups+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", (b-a)/1e6}')")
-			sleep 1
-			rsss+=("$(rss_kb "$pid")")
-			anons+=("$(rss_kb "$pid" RssAnon)")
-			files+=("$(rss_kb "$pid" RssFile)")
+			idle_sample "$pid" "$t0" "$(date +%s%N)"
 			if ((run == 3)); then
 				for k in 1 2 3; do
 					t1=$(date +%s%N)

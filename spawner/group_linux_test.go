@@ -43,15 +43,7 @@ func TestControllingTerminal(t *testing.T) {
 		if s.tty < 0 {
 			t.Fatal("the Spawner sees no controlling terminal")
 		}
-		for _, p := range pathsOn(s) {
-			t.Run(p.name, func(t *testing.T) {
-				dir := probeDir(t)
-				sp := probeSpec(dir)
-				p.mod(sp)
-				r, _ := probe(t, s, sp, dir, devNullFiles)
-				checkGroup(t, r, s, p.want)
-			})
-		}
+		probeEach(t, s, func(t *testing.T, r report, p path) { checkGroup(t, r, s, p) })
 		return
 	}
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)

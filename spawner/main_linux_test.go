@@ -93,6 +93,20 @@ func run(t testing.TB, s *Spawner, sp *Spec, f Files) (*Handler, Exit) {
 	panic("unreachable")
 }
 
+// probeEach runs the probe on every path of s, each in a subtest, and
+// hands its report to check.
+func probeEach(t *testing.T, s *Spawner, check func(t *testing.T, r report, p path)) {
+	for _, p := range pathsOn(s) {
+		t.Run(p.name, func(t *testing.T) {
+			dir := probeDir(t)
+			sp := probeSpec(dir)
+			p.mod(sp)
+			r, _ := probe(t, s, sp, dir, devNullFiles)
+			check(t, r, p.want)
+		})
+	}
+}
+
 // devNullFiles is a Files with every descriptor on /dev/null.
 var devNullFiles = Files{Stdin: -1, Stdout: -1, Extra: -1, Stderr: StderrNull}
 

@@ -318,17 +318,11 @@ func TestIgnoredSignalsReset(t *testing.T) {
 		t.Fatalf("SIGPIPE not ignored in the test process")
 	}
 	s, _ := newTestSpawner(t)
-	for _, p := range pathsOn(s) {
-		t.Run(p.name, func(t *testing.T) {
-			dir := probeDir(t)
-			sp := probeSpec(dir)
-			p.mod(sp)
-			r, _ := probe(t, s, sp, dir, devNullFiles)
-			if r.status["SigIgn"] != "0000000000000000" || r.status["SigBlk"] != "0000000000000000" {
-				t.Errorf("SigIgn, SigBlk = %s, %s, want 0, 0", r.status["SigIgn"], r.status["SigBlk"])
-			}
-		})
-	}
+	probeEach(t, s, func(t *testing.T, r report, _ path) {
+		if r.status["SigIgn"] != "0000000000000000" || r.status["SigBlk"] != "0000000000000000" {
+			t.Errorf("SigIgn, SigBlk = %s, %s, want 0, 0", r.status["SigIgn"], r.status["SigBlk"])
+		}
+	})
 }
 
 // ignoreSignal sets sig's disposition to SIG_IGN by hand, as a parent
