@@ -52,8 +52,8 @@ func (d *Daemon) datagramLoop(s *socket) {
 }
 
 // serveDatagram checks one datagram and answers it (a builtin, with
-// reply as scratch space) or starts its handler in a
-// goroutine of its own, which gets a copy of payload if it is borrowed.
+// reply as scratch space) or starts its handler in a goroutine of its
+// own, which gets a copy of payload if payload is borrowed.
 func (d *Daemon) serveDatagram(s *socket, dg listener.Datagram, payload []byte, borrowed bool, reply []byte) {
 	svc := s.svc
 	// Never answer what could be a forged packet-storm source.

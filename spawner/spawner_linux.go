@@ -31,7 +31,7 @@ type Spawner struct {
 	helperPath  string
 	log         *slog.Logger
 	devNull     int           // O_RDWR /dev/null, close-on-exec, for fds the Files leave empty
-	tty         int           // superd's controlling terminal (close-on-exec), or -1: see ownGroup
+	tty         int           // superd's controlling terminal (close-on-exec), or -1 (group_linux.go)
 	umask       int           // the process's umask at New
 	nice        int           // the process's nice value at New
 	forceHelper string        // non-empty: why every spawn goes through the helper
