@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,7 @@ type Daemon struct {
 	loops          sync.WaitGroup // socket loops and the sessions and spawns they start
 	extraAcceptors atomic.Int32   // running extra acceptors, all sockets (maxExtraAcceptors)
 	maxAcceptors   int32          // per socket: acceptorsPerSocket at New
+	pacer          *pacer         // holds acceptors back while the CPUs are crowded (pace.go)
 
 	done     chan struct{} // closed by Shutdown: builtin sessions and back-offs end
 	shutdown sync.Once
@@ -95,6 +97,7 @@ func New(o Options) (*Daemon, error) {
 		finished: make(chan struct{}),
 
 		maxAcceptors: acceptorsPerSocket(),
+		pacer:        newPacer("/proc/loadavg", runtime.NumCPU()),
 	}
 	for _, f := range o.Inherited {
 		s, err := listener.Inherit(f)
@@ -124,6 +127,7 @@ func (d *Daemon) Start(cfg *config.Config) error {
 	defer d.mu.Unlock()
 	if err := d.applyLocked(cfg); err != nil {
 		d.watcher.Close()
+		d.pacer.close()
 		return err
 	}
 	d.loops.Add(1)
@@ -175,6 +179,7 @@ func (d *Daemon) Shutdown() {
 		}
 		d.sp.TerminateAll(grace, kill)
 		d.loops.Wait()
+		d.pacer.close()
 		close(d.finished)
 	})
 }

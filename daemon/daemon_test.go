@@ -130,8 +130,9 @@ func TestIdleSocketsNoGoroutine(t *testing.T) {
 	if err := d.Start(cfg); err != nil {
 		t.Fatal(err)
 	}
-	// The watcher's and tickRefusals: two goroutines for n services.
-	settled(t, "idle", goroutines+2, fds+n+2)
+	// The watcher's and tickRefusals: two goroutines for n services; n
+	// sockets, the watcher's two fds and the pacer's /proc/loadavg.
+	settled(t, "idle", goroutines+2, fds+n+3)
 	for round := 0; round < 2; round++ {
 		for _, a := range addrs(d) {
 			if err := echo(a, "hi\n"); err != nil {
@@ -140,7 +141,7 @@ func TestIdleSocketsNoGoroutine(t *testing.T) {
 		}
 		// Quiet for longer than the listener's hot window: the acceptors
 		// end again.
-		settled(t, fmt.Sprintf("round %d, quiet", round), goroutines+2, fds+n+2)
+		settled(t, fmt.Sprintf("round %d, quiet", round), goroutines+2, fds+n+3)
 	}
 	d.Shutdown()
 	d.Wait()

@@ -68,6 +68,9 @@ func (d *Daemon) streamLoop(s *socket, extra bool) {
 		if !s.svc.waitPause(s.stop) {
 			return
 		}
+		if s.svc.state.Load().builtin == "" && !d.pacer.pace(d.sp, s.stop) {
+			return
+		}
 		s.waiting.Add(1)
 		c, err := s.sock.AcceptOrIdle()
 		s.waiting.Add(-1)

@@ -354,6 +354,7 @@ func (s *Spawner) finishQuietLocked(h *Handler, end time.Time) {
 	}
 	h.state = stateDone
 	delete(s.handlers, h.pid)
+	s.dropFreshLocked(h)
 	s.queue = append(s.queue, exitEvent{h: h, exit: Exit{Pid: h.pid, Status: h.status, Duration: end.Sub(h.start), Rusage: h.rusage}})
 	s.mu.Unlock()
 	h.stopTimer()

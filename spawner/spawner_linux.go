@@ -67,12 +67,14 @@ type Spawner struct {
 	early    map[int]earlyExit     // reaped before registration (or never registered)
 	queue    []exitEvent           // reaped, onExit not yet called (and launch verdicts for onExec)
 	pending  []*Handler            // launched, verdict not read yet (see Launch)
+	freshQ   []*Handler            // registered within FreshAge, oldest first (fresh_linux.go)
 	starting map[*Handler]struct{} // between the reservation and the registration of a start
 	running  int                   // started, onExit not yet returned
 	idle     chan struct{}         // closed when running drops to 0
 	stopping bool                  // TerminateAll or Close: Start refuses
 
 	failedForks atomic.Int64 // ForkExec errors whose child Go may not have waited for
+	freshN      atomic.Int64 // handlers in freshQ still fresh; written under mu
 
 	reapAllMu  sync.Mutex   // held by reapAll
 	deliverMu  sync.Mutex   // held by deliver

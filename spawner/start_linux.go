@@ -41,6 +41,8 @@ type Handler struct {
 	spec       *Spec
 	execFailed bool
 
+	fresh bool // counted in Spawner.freshN (fresh_linux.go); guarded by Spawner.mu
+
 	// Guarded by Spawner.reapMu (written before publication by Start).
 	state  handlerState
 	status syscall.WaitStatus // the leader's, once reaped
@@ -291,6 +293,7 @@ func (s *Spawner) start(h *Handler, sp *Spec, f Files, p path) error {
 	e, early := s.early[pid]
 	if !early {
 		s.handlers[pid] = h
+		s.addFreshLocked(h)
 	}
 	var put *cloneJob
 	switch {
