@@ -32,13 +32,15 @@ import (
 // paceMax: a handler is fresh for spawner.FreshAge only, so the wait
 // ends by then anyway unless other acceptors keep starting handlers.
 //
-// Measured on 2 cores against the C accept-fork-exec loop of bench/ (two
-// interleaved runs of 5 s each): /bin/cat at 256 clients, p99 155–164 ms
-// against 239–250 ms without pacing and 209–231 ms for the C loop, at
-// 2–5 % less than the unpaced rate (1.1× the C loop's); at 32 clients
-// 34 against 44–47 ms and 44–48 ms. The hello handler at 256 clients:
-// p99 31–32 against 37 ms, at 7 % less than the unpaced rate; at 8
-// clients and below the run queue is short and nothing changes.
+// Measured on 2 cores against the C accept-fork-exec loop of bench/
+// (interleaved runs of 5 s): /bin/cat at 256 clients, p99 latency
+// 157–176 ms against 215–251 ms without pacing and 231–245 ms for the C
+// loop, at 2–5 % less than the unpaced rate (still 1.17× the C loop's);
+// at 32 clients 33–34 ms against 44–48 ms (C loop 45–47 ms). The hello
+// handler at 32 and 256 clients: p99 6.3–6.9 against 6.7–7.3 ms and
+// 34–39 against 39–49 ms, at 2–8 % less than the unpaced rate (still
+// 1.25× the C loop's). At 8 clients and below the run queue stays short
+// and nothing changes.
 const (
 	paceStep = 250 * time.Microsecond
 	paceMax  = 2 * spawner.FreshAge
@@ -119,18 +121,18 @@ func (p *pacer) pace(sp *spawner.Spawner, stop <-chan struct{}) bool {
 		return true
 	}
 	deadline := time.Now().Add(paceMax)
-	t := time.NewTimer(paceStep)
-	defer t.Stop()
+	step := unix.NsecToTimespec(int64(paceStep))
 	for {
-		select {
-		case <-t.C:
-		case <-stop:
+		// A blocking sleep, like the accept4 the acceptor blocks in
+		// otherwise: a runtime timer this short would wait for the
+		// netpoller, which sleeps in whole milliseconds.
+		unix.Nanosleep(&step, nil)
+		if isClosed(stop) {
 			return false
 		}
 		sp.Reap()
 		if !p.crowded(sp) || !time.Now().Before(deadline) {
 			return true
 		}
-		t.Reset(paceStep)
 	}
 }
