@@ -54,6 +54,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	case "convert":
 		return cmdConvert(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "superd version: unexpected argument %q\n", args[1])
+			return exitUsage
+		}
 		fmt.Fprintln(stdout, "superd", version())
 		return exitOK
 	case "help", "-h", "-help", "--help":

@@ -21,6 +21,11 @@ func TestDispatchUsage(t *testing.T) {
 		{"extra argument", []string{"run", "extra"}, exitUsage},
 		{"convert without files", []string{"convert", "xinetd"}, exitUsage},
 		{"convert inetd two files", []string{"convert", "inetd", "a", "b"}, exitUsage},
+		{"version extra argument", []string{"version", "extra"}, exitUsage},
+		{"run metrics host name", []string{"run", "-metrics", "localhost:9637", "-config", "/nonexistent"}, exitUsage},
+		{"run metrics bad port", []string{"run", "-metrics", "127.0.0.1:99999", "-config", "/nonexistent"}, exitUsage},
+		{"status metrics host name", []string{"status", "-metrics", "localhost:9637"}, exitUsage},
+		{"status config and metrics", []string{"status", "-config", "/nonexistent", "-metrics", "127.0.0.1:9637"}, exitUsage},
 		{"version", []string{"version"}, exitOK},
 		{"help", []string{"help"}, exitOK},
 	}

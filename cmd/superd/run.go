@@ -45,6 +45,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	if !metricsFlagOK("run", *metricsAddr, stderr) {
+		return exitUsage
+	}
 	// Handlers asking for umask 022 need no per-spawn change.
 	unix.Umask(0o022)
 	setProcs()

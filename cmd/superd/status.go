@@ -36,6 +36,13 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	if *addr != "" && flagSet(fs, "config") {
+		fmt.Fprintln(stderr, "superd status: give -config or -metrics, not both")
+		return exitUsage
+	}
+	if !metricsFlagOK("status", *addr, stderr) {
+		return exitUsage
+	}
 	if *addr == "" {
 		cfg, ok := loadConfig(*dir, stderr)
 		if !ok {
