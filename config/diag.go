@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -70,6 +72,22 @@ func (l *diagList) pathError(path, msg string) {
 		Summary:  msg,
 		Extra:    pathKey(path),
 	})
+}
+
+// pathErr reports err, which has no position, as "PATH: message": an
+// *os.PathError on path itself becomes "PATH: op: reason", one on another
+// path (a symlink's target, a directory on the way) keeps that path after
+// PATH.
+func (l *diagList) pathErr(path string, err error) {
+	var pe *os.PathError
+	msg := err.Error()
+	if errors.As(err, &pe) && pe.Path == path {
+		msg = pe.Op + ": " + pe.Err.Error()
+	}
+	if !strings.HasPrefix(msg, path+":") && !strings.HasPrefix(msg, path+" ") {
+		msg = path + ": " + msg
+	}
+	l.pathError(path, msg)
 }
 
 func (l *diagList) hasErrors() bool { return l.diags.HasErrors() }

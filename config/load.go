@@ -39,7 +39,7 @@ func Load(dir string, o Options) (*Config, hcl.Diagnostics) {
 	l := &loader{o: o, perms: newPathChecker(o.UID), names: make(map[string]hcl.Range)}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		l.diags.pathError(dir, fmt.Sprintf("%s: %v", dir, err))
+		l.diags.pathErr(dir, err)
 		return nil, l.diags.sorted()
 	}
 	l.dir = abs
@@ -47,12 +47,12 @@ func Load(dir string, o Options) (*Config, hcl.Diagnostics) {
 	problems, err := l.perms.checkDir(abs)
 	l.pathProblems(problems)
 	if err != nil {
-		l.diags.pathError(abs, err.Error())
+		l.diags.pathErr(abs, err)
 		return nil, l.diags.sorted()
 	}
 	entries, err := os.ReadDir(abs)
 	if err != nil {
-		l.diags.pathError(abs, err.Error())
+		l.diags.pathErr(abs, err)
 		return nil, l.diags.sorted()
 	}
 	for _, e := range entries { // sorted by name, bytewise
@@ -103,7 +103,7 @@ func (l *loader) readFile(path string) {
 	src, problems, err := l.perms.readFile(path)
 	l.pathProblems(problems)
 	if err != nil {
-		l.diags.pathError(path, err.Error())
+		l.diags.pathErr(path, err)
 		return
 	}
 	l.files = append(l.files, path)

@@ -67,7 +67,22 @@ func TestFiles(t *testing.T) {
 	t.Run("missing directory", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "nope")
 		_, got := load(t, dir, userOpts())
-		checkLines(t, got, []string{"lstat " + dir + ": no such file or directory"})
+		checkLines(t, got, []string{dir + ": lstat: no such file or directory"})
+		if len(got) == 1 && !strings.HasPrefix(got[0], dir+": ") {
+			t.Errorf("diagnostic %q does not start with %q", got[0], dir+": ")
+		}
+	})
+	t.Run("dangling symlink", func(t *testing.T) {
+		dir := writeDir(t, nil)
+		if err := os.Symlink(filepath.Join(dir, "gone.conf"), filepath.Join(dir, "a.hcl")); err != nil {
+			t.Fatal(err)
+		}
+		_, got := load(t, dir, userOpts())
+		// load strips dir from the paths.
+		checkLines(t, got, []string{"a.hcl: lstat gone.conf: no such file or directory"})
+		if len(got) == 1 && !strings.HasPrefix(got[0], "a.hcl: ") {
+			t.Errorf("diagnostic %q does not start with the link's path", got[0])
+		}
 	})
 	t.Run("not a directory", func(t *testing.T) {
 		dir := writeDir(t, map[string]string{"a.hcl": ""})
