@@ -39,6 +39,12 @@ func TestRuleErrors(t *testing.T) {
 		{"listen not a list", "service \"a\" {\n  listen = \":79\"\n  command = [\"/bin/cat\"]\n}\n", []string{`a.hcl:2:12: service "a": listen: must be a list, not string`}},
 		{"unix listen relative", "service \"a\" {\n  protocol = \"unix\"\n  listen = [\"x.sock\"]\n  command = [\"/bin/cat\"]\n}\n", []string{`a.hcl:3:13: service "a": listen[0]: parse unix address "x.sock"`}},
 		{"tcp listen path", "service \"a\" {\n  listen = [\"/run/x.sock\"]\n  command = [\"/bin/cat\"]\n}\n", []string{`a.hcl:2:13: service "a": listen[0]: parse tcp address`}},
+		{"env name and value", svc("  env = { \"A=B\" = \"c\", C = 5 }\n"), []string{
+			`a.hcl:4:11: service "a": env: invalid variable name "A=B"`,
+			`a.hcl:4:28: service "a": env["C"]: must be a string, not number`}},
+		{"source_prefix both", svc("  limits {\n    source_prefix = [33, 129]\n  }\n"), []string{
+			`a.hcl:5:22: service "a": limits.source_prefix[0]: must be an IPv4 prefix length from 1 to 32, not 33`,
+			`a.hcl:5:26: service "a": limits.source_prefix[1]: must be an IPv6 prefix length from 1 to 128, not 129`}},
 		{"mode", svc("  mode = \"forever\"\n"), []string{`a.hcl:4:10: service "a": mode: must be "nowait" or "wait", not "forever"`}},
 		{"pass", svc("  pass = \"fd3\"\n"), []string{`a.hcl:4:10: service "a": pass: must be "stdio" or "fd", not "fd3"`}},
 		{"command and builtin", svc("  builtin = \"echo\"\n"), []string{`a.hcl:4:13: service "a": builtin: cannot be used with command`}},

@@ -143,7 +143,9 @@ func decodeService(diags *diagList, blk *hclsyntax.Block, isDefaults bool) rawSe
 		r.workdir.OK = false
 	}
 	r.env = d.strMap(attrs["env"], "env")
-	if r.env.OK {
+	if r.env.Set {
+		// The entries that decoded, also when others did not: every
+		// error found, not only the first.
 		seen := make(map[string]bool)
 		for _, e := range r.env.V {
 			if err := checkEnvName(e.Name); err != nil {
@@ -226,13 +228,20 @@ func decodeLimits(d *decoder, b *hclsyntax.Body) rawLimits {
 		case !p.OK:
 		case len(p.V) != 2:
 			d.errf(p.Rng, "limits.source_prefix", "must be [IPv4 bits, IPv6 bits], such as [32, 64]")
-		case p.V[0].V < 1 || p.V[0].V > 32:
-			d.errf(p.V[0].Rng, "limits.source_prefix[0]", "must be an IPv4 prefix length from 1 to 32, not %d", p.V[0].V)
-		case p.V[1].V < 1 || p.V[1].V > 128:
-			d.errf(p.V[1].Rng, "limits.source_prefix[1]", "must be an IPv6 prefix length from 1 to 128, not %d", p.V[1].V)
 		default:
-			l.sourcePrefix.V = [2]int{int(p.V[0].V), int(p.V[1].V)}
-			l.sourcePrefix.OK = true
+			ok := true
+			if p.V[0].V < 1 || p.V[0].V > 32 {
+				d.errf(p.V[0].Rng, "limits.source_prefix[0]", "must be an IPv4 prefix length from 1 to 32, not %d", p.V[0].V)
+				ok = false
+			}
+			if p.V[1].V < 1 || p.V[1].V > 128 {
+				d.errf(p.V[1].Rng, "limits.source_prefix[1]", "must be an IPv6 prefix length from 1 to 128, not %d", p.V[1].V)
+				ok = false
+			}
+			if ok {
+				l.sourcePrefix.V = [2]int{int(p.V[0].V), int(p.V[1].V)}
+				l.sourcePrefix.OK = true
+			}
 		}
 	}
 	l.rate = parseStr(d, attrs["rate"], "limits.rate", acl.ParseRate)

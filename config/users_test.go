@@ -46,9 +46,16 @@ func TestUsers(t *testing.T) {
 	t.Run("builtin needs no user", func(t *testing.T) {
 		mustLoad(t, builtinSvc(""), rootOpts())
 	})
+	t.Run("bad builtin needs no user", func(t *testing.T) {
+		_, got := loadOne(t, "service \"a\" {\n  listen  = [\"127.0.0.1:7001\"]\n  builtin = null\n}\n", rootOpts())
+		checkLines(t, got, []string{`a.hcl:3:13: service "a": builtin: must not be null`})
+	})
 	t.Run("missing", func(t *testing.T) {
 		_, got := loadOne(t, svc("  user = \"no-such-user-x\"\n  group = \"no-such-group-x\"\n"), rootOpts())
-		checkLines(t, got, []string{`a.hcl:4:10: service "a": user: no such user "no-such-user-x"`})
+		checkLines(t, got, []string{
+			`a.hcl:4:10: service "a": user: no such user "no-such-user-x"`,
+			`a.hcl:5:11: service "a": group: no such group "no-such-group-x"`,
+		})
 		_, got = loadOne(t, svc("  user = \"nobody\"\n  group = \"no-such-group-x\"\n"), rootOpts())
 		checkLines(t, got, []string{`a.hcl:5:11: service "a": group: no such group "no-such-group-x"`})
 		_, got = loadOne(t, svc("  user = 4000000000\n"), rootOpts())

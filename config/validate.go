@@ -257,8 +257,8 @@ func (l *loader) warnf(rng hcl.Range, format string, args ...any) {
 
 // resolveUser fills in the handler's user (SPEC §2 "Users").
 func (l *loader) resolveUser(d *decoder, s *Service, r rawService) {
-	if s.Builtin != "" {
-		return
+	if s.Builtin != "" || r.builtin.Set {
+		return // a builtin runs in superd (a bad builtin has its own error)
 	}
 	if !l.o.Root {
 		if r.user.Set || r.group.Set {
@@ -295,6 +295,11 @@ func (l *loader) resolveUser(d *decoder, s *Service, r rawService) {
 	a, err := l.users.lookupUser(r.user.V)
 	if err != nil {
 		d.errf(r.user.Rng, "user", "%v%s", err, fromDefaults(r.user))
+		if r.group.OK { // every error found, not only the first
+			if _, _, err := lookupGroup(r.group.V); err != nil {
+				d.errf(r.group.Rng, "group", "%v%s", err, fromDefaults(r.group))
+			}
+		}
 		return
 	}
 	s.HasUser = true
