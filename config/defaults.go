@@ -30,9 +30,12 @@ func or[T any](s, d opt[T], use bool) opt[T] {
 // mergeDefaults merges the defaults {} block d into the service s, per
 // attribute: whatever s sets, even to [] or 0, wins whole. The defaults
 // never give a builtin what it may not have (user, group, command
-// settings, rlimits, mode), never give a wait-mode service access rules
-// or the limits superd cannot enforce there, and never give a socket that
-// is not a unix socket a file mode or owner.
+// settings, rlimits, mode), never give a wait-mode service anything from
+// access {} or limits {} (its handler is a long-running server: limits
+// meant for a handler per connection, such as a timeout or RLIMIT_CPU,
+// would kill it, and superd cannot enforce access or connection limits on
+// a handler that accepts for itself), and never give a socket that is not
+// a unix socket a file mode or owner.
 func mergeDefaults(s, d rawService) rawService {
 	m := s
 	cmd := !s.builtin.Set
@@ -70,13 +73,13 @@ func mergeDefaults(s, d rawService) rawService {
 	m.limits.perSource = or(s.limits.perSource, d.limits.perSource, !wait)
 	m.limits.rate = or(s.limits.rate, d.limits.rate, !wait)
 	m.limits.perSourceRate = or(s.limits.perSourceRate, d.limits.perSourceRate, !wait)
-	m.limits.sourcePrefix = or(s.limits.sourcePrefix, d.limits.sourcePrefix, true)
-	m.limits.maxLoad = or(s.limits.maxLoad, d.limits.maxLoad, true)
-	m.limits.timeout = or(s.limits.timeout, d.limits.timeout, true)
-	m.limits.memory = or(s.limits.memory, d.limits.memory, cmd)
-	m.limits.cpu = or(s.limits.cpu, d.limits.cpu, cmd)
-	m.limits.files = or(s.limits.files, d.limits.files, cmd)
-	m.limits.processes = or(s.limits.processes, d.limits.processes, cmd)
+	m.limits.sourcePrefix = or(s.limits.sourcePrefix, d.limits.sourcePrefix, !wait)
+	m.limits.maxLoad = or(s.limits.maxLoad, d.limits.maxLoad, !wait)
+	m.limits.timeout = or(s.limits.timeout, d.limits.timeout, !wait)
+	m.limits.memory = or(s.limits.memory, d.limits.memory, cmd && !wait)
+	m.limits.cpu = or(s.limits.cpu, d.limits.cpu, cmd && !wait)
+	m.limits.files = or(s.limits.files, d.limits.files, cmd && !wait)
+	m.limits.processes = or(s.limits.processes, d.limits.processes, cmd && !wait)
 	return m
 }
 

@@ -262,7 +262,7 @@ service "sock" {
 			}
 			w := by["waiter"]
 			if w.Access.Allow != nil || w.Access.DenyMessage != "" || w.Limits.Instances != 0 || w.Limits.PerSource != 0 || w.Limits.Rate.On() ||
-				w.Limits.Timeout != time.Minute || w.Limits.Memory != 1<<30 || w.User != "nobody" {
+				w.Limits.Timeout != 0 || w.Limits.Memory != 0 || w.Limits.Files != 0 || w.User != "nobody" {
 				t.Errorf("waiter = %+v", w)
 			}
 			s := by["sock"]
