@@ -383,3 +383,52 @@ func TestWarningString(t *testing.T) {
 		}
 	}
 }
+
+// TestXinetdFileErrorsNameTheirPath checks that a file superd could not
+// read is named as the configuration names it, leading "/" and all.
+func TestXinetdFileErrorsNameTheirPath(t *testing.T) {
+	r := xinetdOne(t, `
+include /etc/xinetd.extra
+service finger
+{
+	socket_type = stream
+	wait = no
+	user = nobody
+	server = /usr/sbin/in.fingerd
+	banner_fail = /etc/fail.txt
+}
+`, fstest.MapFS{})
+	var got []string
+	for _, w := range r.Warnings {
+		got = append(got, w.String())
+	}
+	for _, want := range []string{"open /etc/xinetd.extra: file does not exist", "open /etc/fail.txt: file does not exist"} {
+		if !strings.Contains(strings.Join(got, "\n"), want) {
+			t.Errorf("warnings %q, want one containing %q", got, want)
+		}
+	}
+	if r.Complete {
+		t.Error("Complete = true with an unreadable banner_fail")
+	}
+}
+
+// TestXinetdRedirectLeftOut checks that a redirect beside a server is
+// reported as left out: the translation is not whole.
+func TestXinetdRedirectLeftOut(t *testing.T) {
+	r := xinetdOne(t, `
+service finger
+{
+	socket_type = stream
+	wait = no
+	user = nobody
+	server = /usr/sbin/in.fingerd
+	redirect = 192.0.2.1 79
+}
+`, nil)
+	if r.Complete || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0].Msg, "redirect 192.0.2.1 79 left out") {
+		t.Errorf("Complete = %v, warnings %v; want the redirect left out", r.Complete, r.Warnings)
+	}
+	if !strings.Contains(string(r.HCL), "# superd: redirect 192.0.2.1 79 left out") {
+		t.Errorf("output lacks the # superd: comment:\n%s", r.HCL)
+	}
+}

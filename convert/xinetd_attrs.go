@@ -352,7 +352,7 @@ func (c *conv) readBanner(file string) (string, error) {
 	data, err := fs.ReadFile(c.opts.FS, fsPath(file))
 	switch {
 	case err != nil:
-		return "", err
+		return "", fsErr(file, err)
 	case len(data) > 512:
 		return "", fmt.Errorf("%s: %d bytes, superd sends at most 512", file, len(data))
 	case !utf8.Valid(data):

@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"errors"
 	"io/fs"
 	"path"
 	"slices"
@@ -163,6 +164,16 @@ func fsPath(p string) string {
 	return p
 }
 
+// fsErr gives an error from Options.FS the configuration's own path
+// back: the FS names files without the leading "/".
+func fsErr(file string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &fs.PathError{Op: pe.Op, Path: file, Err: pe.Err}
+	}
+	return err
+}
+
 func (p *xparser) include(from string, line int, file string, depth int) {
 	if depth >= maxIncludeDepth {
 		p.c.warn(from, line, "include %s: nested too deep; left out", file)
@@ -174,7 +185,7 @@ func (p *xparser) include(from string, line int, file string, depth int) {
 	}
 	data, err := fs.ReadFile(p.c.opts.FS, fsPath(file))
 	if err != nil {
-		p.c.warn(from, line, "include %s: %v; left out", file, err)
+		p.c.warn(from, line, "include %s: %v; left out", file, fsErr(file, err))
 		return
 	}
 	p.parseFile(file, data, depth+1)
@@ -193,7 +204,7 @@ func (p *xparser) includeDir(from string, line int, dir string, depth int) {
 	}
 	ents, err := fs.ReadDir(p.c.opts.FS, fsPath(dir))
 	if err != nil {
-		p.c.warn(from, line, "includedir %s: %v; left out", dir, err)
+		p.c.warn(from, line, "includedir %s: %v; left out", dir, fsErr(dir, err))
 		return
 	}
 	names := make([]string, 0, len(ents))
@@ -212,7 +223,7 @@ func (p *xparser) includeDir(from string, line int, dir string, depth int) {
 		}
 		data, err := fs.ReadFile(p.c.opts.FS, fsPath(file))
 		if err != nil {
-			p.c.warn(from, line, "includedir %s: %v; left out", file, err)
+			p.c.warn(from, line, "includedir %s: %v; left out", file, fsErr(file, err))
 			continue
 		}
 		p.parseFile(file, data, depth+1)

@@ -249,7 +249,7 @@ func (c *conv) xserviceAttr(b *body, n string, v *xval, sc scope, flags []string
 			}
 		}
 	case "redirect":
-		b.note("note: redirect left out: server takes priority")
+		c.lose(b, v.file, v.line, "redirect %s left out: superd starts the server, it does not forward connections", strings.Join(v.vals, " "))
 	case "mdns":
 		b.note("note: mdns left out: superd does not register services")
 	case "deny_time":
