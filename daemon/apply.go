@@ -118,8 +118,9 @@ func (d *Daemon) applyLocked(cfg *config.Config) error {
 			d.services[name] = newService(name, st, d.log)
 		}
 	}
-	for name := range d.services {
+	for name, svc := range d.services {
 		if _, ok := states[name]; !ok {
+			svc.refusal.flushAll()
 			delete(d.services, name)
 		}
 	}

@@ -179,6 +179,10 @@ func (d *Daemon) Shutdown() {
 		}
 		d.sp.TerminateAll(grace, kill)
 		d.loops.Wait()
+		// No acceptor is left to refuse anyone: the last summaries.
+		for _, s := range d.serviceList() {
+			s.refusal.flushAll()
+		}
 		d.pacer.close()
 		close(d.finished)
 	})

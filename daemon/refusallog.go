@@ -84,3 +84,15 @@ func (r *refusalLog) tick(now time.Time) {
 		}
 	}
 }
+
+// flushAll writes the summary of every window, ended or not: the service
+// is going away (removed by a reload, or superd is shutting down), and a
+// count of left-out refusals must not go with it.
+func (r *refusalLog) flushAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for reason, c := range r.byReason {
+		r.flushLocked(reason, c)
+		delete(r.byReason, reason)
+	}
+}

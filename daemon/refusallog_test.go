@@ -63,3 +63,24 @@ func TestRefusalLogUnixRemote(t *testing.T) {
 		t.Errorf("log = %q, want remote=unix", buf.String())
 	}
 }
+
+func TestRefusalLogFlushAll(t *testing.T) {
+	var buf syncBuffer
+	r := newRefusalLog(slog.New(slog.NewTextHandler(&buf, nil)))
+	for i := 0; i < refusalBurst+3; i++ {
+		r.note("acl", "127.0.0.2:4000")
+	}
+	r.note("rate", "127.0.0.2:4000") // nothing left out: no summary
+	r.flushAll()
+	out := buf.String()
+	if !strings.Contains(out, `msg="refusals suppressed" reason=acl suppressed=3`) {
+		t.Errorf("log lacks the acl summary:\n%s", out)
+	}
+	if strings.Contains(out, "reason=rate suppressed") {
+		t.Errorf("a summary for a reason with nothing left out:\n%s", out)
+	}
+	r.flushAll()
+	if n := strings.Count(buf.String(), "refusals suppressed"); n != 1 {
+		t.Errorf("%d summaries after a second flushAll, want 1", n)
+	}
+}

@@ -395,3 +395,42 @@ func TestAccessRefusalLogSuppression(t *testing.T) {
 		t.Errorf("superd gone after the flood: %v", err)
 	}
 }
+
+// TestAccessRefusalSummaryNotLost checks that a pending refusal summary
+// is written when its service goes away before the 10 s window ends:
+// removed by a reload, or at shutdown (SPEC §7: the number left out).
+func TestAccessRefusalSummaryNotLost(t *testing.T) {
+	t.Parallel()
+	deny := func(name string) string {
+		return service(name, `listen = ["127.0.0.1:0"]`, userLine, `command = `+shCmd("echo served"),
+			`access {`, `  allow = ["127.0.0.1"]`, `}`)
+	}
+	s := startSuperd(t, map[string]string{"stay.hcl": deny("stay"), "gone.hcl": deny("gone")})
+	const refused, refusalBurst = 8, 5 // 5 lines, 3 left out
+	stay, gone := s.addr("stay"), s.addr("gone")
+	start := time.Now()
+	for i := 0; i < refused; i++ {
+		refusedFrom(t, "127.0.0.2", stay, "")
+		refusedFrom(t, "127.0.0.2", gone, "")
+	}
+	summary := func(name string) func(logLine) bool {
+		return msgIs("refusals suppressed", "service", name, "reason", "acl")
+	}
+	h2RemoveConf(t, s, "gone.hcl")
+	s.h2HupAndWait("reloaded")
+	l := s.mustLog(5*time.Second, "summary of the removed service", summary("gone"))
+	if got := l.Get("suppressed"); got != strconv.Itoa(refused-refusalBurst) {
+		t.Errorf("gone: suppressed=%s, want %d (%s)", got, refused-refusalBurst, l.Raw)
+	}
+	if n := s.countLogs(summary("stay")); n != 0 && time.Since(start) < 9*time.Second {
+		t.Fatalf("a summary for service stay before its window ended or superd stopped")
+	}
+	s.stop()
+	l, ok := s.waitLog(0, summary("stay"))
+	if !ok {
+		t.Fatalf("no refusals suppressed line for service stay after SIGTERM:\n%s", s.logText())
+	}
+	if got := l.Get("suppressed"); got != strconv.Itoa(refused-refusalBurst) {
+		t.Errorf("stay: suppressed=%s, want %d (%s)", got, refused-refusalBurst, l.Raw)
+	}
+}
