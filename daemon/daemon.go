@@ -51,7 +51,9 @@ type Daemon struct {
 	maxAcceptors   int32          // per socket: acceptorsPerSocket at New
 	pacer          *pacer         // holds acceptors back while the CPUs are crowded (pace.go)
 
-	done     chan struct{} // closed by Shutdown: builtin sessions and back-offs end
+	done     chan struct{} // closed by Shutdown: back-offs end, wait-mode handlers get SIGTERM
+	cut      chan struct{} // closed shutdown_grace after done: builtin sessions still running end
+	killWait time.Duration // kill_delay at Shutdown; written before done is closed
 	shutdown sync.Once
 	finished chan struct{} // closed when Wait's work is over
 
@@ -94,6 +96,7 @@ func New(o Options) (*Daemon, error) {
 		services: make(map[string]*service),
 		sockets:  make(map[string]*socket),
 		done:     make(chan struct{}),
+		cut:      make(chan struct{}),
 		finished: make(chan struct{}),
 
 		maxAcceptors: acceptorsPerSocket(),
@@ -169,16 +172,23 @@ func (d *Daemon) Shutdown() {
 			delete(d.sockets, key)
 		}
 		d.mu.Unlock()
-		close(d.done)
-		// After the sockets are closed: no callback can start an acceptor
-		// any more, and the watcher's goroutine ends.
-		d.watcher.Close()
 		grace, kill := 10*time.Second, 5*time.Second
 		if cfg != nil {
 			grace, kill = cfg.Daemon.ShutdownGrace, cfg.Daemon.KillDelay
 		}
+		d.killWait = kill
+		close(d.done)
+		// After the sockets are closed: no callback can start an acceptor
+		// any more, and the watcher's goroutine ends.
+		d.watcher.Close()
+		// Builtin sessions get the grace handlers get, then end (counted
+		// as killed: signal).
+		cut := time.AfterFunc(grace, func() { close(d.cut) })
 		d.sp.TerminateAll(grace, kill)
 		d.loops.Wait()
+		if cut.Stop() {
+			close(d.cut)
+		}
 		// No acceptor is left to refuse anyone: the last summaries.
 		for _, s := range d.serviceList() {
 			s.refusal.flushAll()

@@ -258,16 +258,19 @@ func (d *Daemon) serveBuiltin(svc *service, st *state, c listener.Conn, ticket a
 	if st.timeout > 0 {
 		deadline = accepted.Add(st.timeout)
 	}
-	err := builtin.ServeStream(st.builtin, c.FD, deadline, d.done, st.loc)
+	err := builtin.ServeStream(st.builtin, c.FD, deadline, d.cut, st.loc)
 	unix.Close(c.FD)
 	elapsed := time.Since(accepted)
 	svc.handler.observe(elapsed)
 	status := exitSuccess
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, builtin.ErrStopped):
+		status = exitSignal // cut at the end of shutdown_grace
+	case !deadline.IsZero() && !time.Now().Before(deadline):
+		status = exitTimeout
+	default:
 		status = exitFailure
-		if !deadline.IsZero() && !time.Now().Before(deadline) {
-			status = exitTimeout
-		}
 	}
 	svc.exits[status].Add(1)
 	svc.active.Add(-1)

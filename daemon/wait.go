@@ -94,8 +94,16 @@ func (d *Daemon) waitLoop(s *socket) {
 			select {
 			case <-exited:
 			case <-d.done:
+				// SIGTERM at once, SIGKILL kill_delay later (SPEC §5).
 				h.Signal(syscall.SIGTERM)
-				<-exited
+				kill := time.NewTimer(d.killWait)
+				select {
+				case <-exited:
+				case <-kill.C:
+					h.Signal(syscall.SIGKILL)
+					<-exited
+				}
+				kill.Stop()
 			}
 		}
 		if isClosed(s.stop) {

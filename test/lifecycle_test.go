@@ -179,6 +179,72 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// TestShutdownBuiltinGraceWaitKill checks the two other shutdown rules of
+// SPEC §5: a builtin session, like a handler, gets shutdown_grace to
+// finish and is then cut (counted as killed: signal); a wait-mode handler
+// that ignores its at-once SIGTERM gets SIGKILL kill_delay later, not
+// after the grace.
+func TestShutdownBuiltinGraceWaitKill(t *testing.T) {
+	t.Parallel()
+	const grace, killDelay = 5 * time.Second, time.Second
+	s := startSuperd(t, map[string]string{
+		"svc.hcl": "daemon {\n  shutdown_grace = \"5s\"\n  kill_delay = \"1s\"\n}\n" +
+			service("echo", `listen = ["127.0.0.1:0"]`, `builtin = "echo"`) +
+			service("waiter", `mode = "wait"`, `listen = ["127.0.0.1:0"]`, userLine, `command = `+handlerCmd("ignore-term", "2", "60")),
+	})
+	echo, err := net.DialTimeout("tcp", s.addr("echo"), ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	roundTrip := func(msg string) {
+		t.Helper()
+		if _, err := echo.Write([]byte(msg)); err != nil {
+			t.Fatalf("write to the echo session: %v", err)
+		}
+		if got := readLine(t, echo); got != strings.TrimSuffix(msg, "\n") {
+			t.Fatalf("echo session answered %q, want %q", got, msg)
+		}
+	}
+	roundTrip("before\n")
+	w, err := net.DialTimeout("tcp", s.addr("waiter"), ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	l := s.mustLog(5*time.Second, "waiter started", func(l logLine) bool {
+		return l.Msg() == "stderr" && l.Get("service") == "waiter" && strings.HasPrefix(l.Get("line"), "started ")
+	})
+	waiter := startedPid(t, l.Get("line"))
+
+	start := time.Now()
+	s.Signal(syscall.SIGTERM)
+	if !waitGone(waiter, killDelay+2*time.Second) {
+		t.Errorf("wait-mode handler %d ignoring SIGTERM still running %v after superd's SIGTERM (kill_delay %v, grace %v)",
+			waiter, time.Since(start).Round(time.Millisecond), killDelay, grace)
+	}
+	// Still within the grace: the session goes on.
+	time.Sleep(time.Until(start.Add(killDelay + time.Second)))
+	roundTrip("during the grace\n")
+	d := waitEOF(t, echo, grace+3*time.Second)
+	if cut := time.Since(start); cut < grace-time.Second {
+		t.Errorf("builtin session cut %v after SIGTERM, want after shutdown_grace %v", cut.Round(time.Millisecond), grace)
+	} else {
+		t.Logf("builtin session cut %v after SIGTERM (waited %v for EOF)", cut.Round(time.Millisecond), d.Round(time.Millisecond))
+	}
+	if !s.Wait(5 * time.Second) {
+		t.Fatal("superd still running 5s after its last session ended")
+	}
+	if code := s.ExitCode(); code != 0 {
+		t.Errorf("superd exit code = %d, want 0", code)
+	}
+	for _, name := range []string{"echo", "waiter"} {
+		if _, ok := s.waitLog(0, msgIs("handler exited", "service", name, "status", "signal")); !ok {
+			t.Errorf("no handler exited line with status signal for %s:\n%s", name, s.logText())
+		}
+	}
+}
+
 func TestNoLeaksOrZombies(t *testing.T) {
 	t.Parallel()
 	s := startSuperd(t, map[string]string{
