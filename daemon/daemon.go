@@ -128,6 +128,7 @@ func New(o Options) (*Daemon, error) {
 func (d *Daemon) Start(cfg *config.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.dropUnwantedLocked(cfg)
 	if err := d.applyLocked(cfg); err != nil {
 		d.watcher.Close()
 		d.pacer.close()
@@ -153,6 +154,40 @@ func (d *Daemon) Start(cfg *config.Config) error {
 		d.tickRefusals()
 	}()
 	return nil
+}
+
+// dropUnwantedLocked closes the inherited sockets that no enabled service
+// of cfg can use, before anything is bound: one may hold an address that a
+// service binds anew (systemd's [::]:79 with V6ONLY=1 for a dual-stack
+// ":79"). d.mu is held.
+func (d *Daemon) dropUnwantedLocked(cfg *config.Config) {
+	kept := d.inherited[:0]
+	for _, s := range d.inherited {
+		if wantsInherited(cfg, s) {
+			kept = append(kept, s)
+			continue
+		}
+		d.log.Warn("inherited socket matches no service, closing it", "addr", s.Addr().String())
+		s.Close()
+	}
+	clear(d.inherited[len(kept):])
+	d.inherited = kept
+}
+
+// wantsInherited reports whether an enabled service of cfg listens where
+// the inherited socket s is bound (listener.Socket.Matches).
+func wantsInherited(cfg *config.Config, s *listener.Socket) bool {
+	for _, svc := range cfg.Services {
+		if svc.Disabled {
+			continue
+		}
+		for _, a := range svc.Listen {
+			if s.Matches(a) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Wait returns when Shutdown has finished: no socket is served and no

@@ -404,3 +404,57 @@ func TestActivationInheritedDatagram(t *testing.T) {
 		}
 	}
 }
+
+// TestActivationUnmatchedClosedBeforeBind passes a socket on 127.0.0.1:P
+// for a service that listens on ":P" (the wildcard, which covers it): the
+// inherited socket matches no service and must be closed before superd
+// binds anew, or the bind fails with "address already in use".
+func TestActivationUnmatchedClosedBeforeBind(t *testing.T) {
+	t.Parallel()
+	addr := h2FreeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	s := h2SocketActivate(t, map[string]string{
+		"svc.hcl": service("wild", `listen = [":`+port+`"]`, userLine, `command = `+shCmd("echo wild")),
+	}, "-l", addr)
+	// The first client starts superd; it waits in the socket superd closes.
+	if !eventually(5*time.Second, func() bool {
+		_, err := h2Fetch("", addr, "")
+		return err == nil || !strings.Contains(err.Error(), "refused")
+	}) {
+		t.Fatalf("systemd-socket-activate never listened on %s", addr)
+	}
+	h2WaitReadyActivated(t, s)
+	h2NoBindErrors(t, s)
+	s.mustLog(0, "unmatched inherited socket", func(l logLine) bool {
+		return l.Msg() == "inherited socket matches no service, closing it" && l.Get("addr") == addr
+	})
+	if got, err := h2Fetch("", addr, ""); err != nil || got != "wild\n" {
+		t.Errorf("client of the service bound anew: %q, %v; want wild", got, err)
+	}
+}
+
+// TestActivationBogusListenFDs runs superd with LISTEN_PID = its pid and
+// LISTEN_FDS = 4 but no descriptor passed: fds 3-6 are then superd's own
+// (the Go runtime's). superd must adopt and close none of them, say so,
+// and serve as usual.
+func TestActivationBogusListenFDs(t *testing.T) {
+	t.Parallel()
+	s := startSuperdOpts(t, map[string]string{
+		"svc.hcl": service("plain", `listen = ["127.0.0.1:0"]`, userLine, `command = `+shCmd("echo plain")),
+	}, runOpts{Setup: func(cmd *exec.Cmd) {
+		h2WithoutEnv(cmd, "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
+		cmd.Args = append([]string{"/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=4 exec "$0" "$@"`}, cmd.Args...)
+		cmd.Path = "/bin/sh"
+	}})
+	s.mustLog(0, "the bogus LISTEN_FDS reported", func(l logLine) bool {
+		return strings.HasPrefix(l.Msg(), "LISTEN_FDS names descriptors that are not sockets")
+	})
+	for i := 0; i < 3; i++ {
+		if got, err := h2Fetch("", s.addr("plain"), ""); err != nil || got != "plain\n" {
+			t.Fatalf("client %d: %q, %v; want plain", i, got, err)
+		}
+	}
+	if s.exited() {
+		t.Fatalf("superd exited (code %d)", s.ExitCode())
+	}
+}

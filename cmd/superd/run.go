@@ -11,7 +11,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
@@ -62,6 +61,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 		log.Warn(w)
 	}
 
+	// Before superd opens anything: the descriptors LISTEN_FDS names.
+	inherited := inheritedSockets(log)
+
 	// Signals are caught before anything is bound, so none is lost.
 	hup := make(chan os.Signal, 1)
 	term := make(chan os.Signal, 1)
@@ -81,7 +83,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return exitError
 	}
 	defer sp.Close()
-	d, err := daemon.New(daemon.Options{Logger: log, Spawner: sp, Inherited: activation.Files(true)})
+	d, err := daemon.New(daemon.Options{Logger: log, Spawner: sp, Inherited: inherited})
 	if err != nil {
 		log.Error("start daemon", "error", err)
 		return exitError
