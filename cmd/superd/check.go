@@ -52,6 +52,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	if !configFlagOK("check", *dir, stderr) {
+		return exitUsage
+	}
 	cfg, ok := loadConfig(*dir, stderr)
 	if !ok {
 		return exitError

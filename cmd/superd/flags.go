@@ -31,3 +31,14 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	})
 	return set
 }
+
+// configFlagOK reports whether a -config value names a directory at all
+// (an empty one, as from an unset variable in a unit file, would
+// silently mean the working directory), and says why not on stderr.
+func configFlagOK(cmd, dir string, stderr io.Writer) bool {
+	if dir == "" {
+		fmt.Fprintf(stderr, "superd %s: -config: empty path\n", cmd)
+		return false
+	}
+	return true
+}

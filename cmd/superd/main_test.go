@@ -26,6 +26,7 @@ func TestDispatchUsage(t *testing.T) {
 		{"run metrics bad port", []string{"run", "-metrics", "127.0.0.1:99999", "-config", "/nonexistent"}, exitUsage},
 		{"status metrics host name", []string{"status", "-metrics", "localhost:9637"}, exitUsage},
 		{"status config and metrics", []string{"status", "-config", "/nonexistent", "-metrics", "127.0.0.1:9637"}, exitUsage},
+		{"check empty config", []string{"check", "-config", ""}, exitUsage},
 		{"version", []string{"version"}, exitOK},
 		{"help", []string{"help"}, exitOK},
 	}

@@ -44,6 +44,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	if !configFlagOK("run", *dir, stderr) {
+		return exitUsage
+	}
 	if !metricsFlagOK("run", *metricsAddr, stderr) {
 		return exitUsage
 	}

@@ -36,6 +36,9 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	if !configFlagOK("status", *dir, stderr) {
+		return exitUsage
+	}
 	if *addr != "" && flagSet(fs, "config") {
 		fmt.Fprintln(stderr, "superd status: give -config or -metrics, not both")
 		return exitUsage
