@@ -128,17 +128,7 @@ func TestShutdown(t *testing.T) {
 			})
 			c1, p1 := dialHold(t, s.addr("long"))
 			c2, p2 := dialHold(t, s.addr("stubborn"))
-			// The wait-mode handler starts on a pending connection and
-			// says "started PID" through its stderr, into the log.
-			c3, err := net.DialTimeout("tcp", s.addr("waiter"), ioTimeout)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c3.Close()
-			l := s.mustLog(5*time.Second, "waiter started", func(l logLine) bool {
-				return l.Msg() == "stderr" && l.Get("service") == "waiter" && strings.HasPrefix(l.Get("line"), "started ")
-			})
-			p3 := startedPid(t, l.Get("line"))
+			p3 := startWaiter(t, s, "waiter")
 
 			start := time.Now()
 			s.Signal(sig)
@@ -207,15 +197,7 @@ func TestShutdownBuiltinGraceWaitKill(t *testing.T) {
 		}
 	}
 	roundTrip("before\n")
-	w, err := net.DialTimeout("tcp", s.addr("waiter"), ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	l := s.mustLog(5*time.Second, "waiter started", func(l logLine) bool {
-		return l.Msg() == "stderr" && l.Get("service") == "waiter" && strings.HasPrefix(l.Get("line"), "started ")
-	})
-	waiter := startedPid(t, l.Get("line"))
+	waiter := startWaiter(t, s, "waiter")
 
 	start := time.Now()
 	s.Signal(syscall.SIGTERM)
@@ -243,6 +225,22 @@ func TestShutdownBuiltinGraceWaitKill(t *testing.T) {
 			t.Errorf("no handler exited line with status signal for %s:\n%s", name, s.logText())
 		}
 	}
+}
+
+// startWaiter starts the handler of the wait-mode service name with a
+// pending connection (closed at cleanup); the handler says "started PID"
+// through its stderr, into the log. It returns that pid.
+func startWaiter(t *testing.T, s *superd, name string) int {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", s.addr(name), ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	l := s.mustLog(5*time.Second, name+" started", func(l logLine) bool {
+		return l.Msg() == "stderr" && l.Get("service") == name && strings.HasPrefix(l.Get("line"), "started ")
+	})
+	return startedPid(t, l.Get("line"))
 }
 
 func TestNoLeaksOrZombies(t *testing.T) {
