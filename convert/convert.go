@@ -19,12 +19,13 @@ type Warning struct {
 	Msg  string
 }
 
-// String formats the warning as FILE:LINE: message.
+// String formats the warning as FILE:LINE: message, one line of
+// printable text (control characters from the input become "?").
 func (w Warning) String() string {
 	if w.Line <= 0 {
-		return fmt.Sprintf("%s: %s", w.File, w.Msg)
+		return printable(fmt.Sprintf("%s: %s", w.File, w.Msg))
 	}
-	return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg)
+	return printable(fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg))
 }
 
 // Result is a translation.

@@ -432,3 +432,90 @@ service finger
 		t.Errorf("output lacks the # superd: comment:\n%s", r.HCL)
 	}
 }
+
+// TestClashingServicesLeftOut checks that a service listening where an
+// earlier one does is left out and said so: superd would refuse both.
+func TestClashingServicesLeftOut(t *testing.T) {
+	r := Inetd(Source{Name: "/etc/inetd.conf", Data: []byte(
+		"7001 stream tcp nowait nobody /bin/cat cat\n" +
+			"7001 stream tcp nowait nobody /bin/cat cat\n" +
+			"7001 dgram udp wait nobody /bin/cat cat\n" +
+			"127.0.0.1:7002 stream tcp nowait nobody /bin/cat cat\n" +
+			"7002 stream tcp nowait nobody /bin/cat cat\n")}, Options{})
+	checkHCL(t, r.HCL)
+	out := string(r.HCL)
+	if n := strings.Count(out, "service \""); n != 3 {
+		t.Errorf("%d services, want 3 (tcp and udp 7001, 127.0.0.1:7002):\n%s", n, out)
+	}
+	var got []string
+	for _, w := range r.Warnings {
+		got = append(got, w.String())
+	}
+	want := []string{
+		"/etc/inetd.conf:2: service 7001 left out: it listens on tcp 0.0.0.0:7001, where the service at /etc/inetd.conf:1 does",
+		"/etc/inetd.conf:5: service 7002 left out: it listens on tcp 0.0.0.0:7002, where the service at /etc/inetd.conf:4 does",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || r.Complete {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.Contains(out, "# superd: /etc/inetd.conf:2: service 7001 left out") {
+		t.Errorf("no # superd: comment for the left-out service:\n%s", out)
+	}
+}
+
+func TestListenClash(t *testing.T) {
+	for _, tc := range []struct {
+		p1, l1, p2, l2 string
+		want           bool
+	}{
+		{"tcp", ":79", "tcp", "127.0.0.1:79", true},
+		{"tcp", "0.0.0.0:79", "tcp", "127.0.0.1:79", true},
+		{"tcp", "[::]:79", "tcp", "[::1]:79", true},
+		{"tcp", "[::]:79", "tcp", "0.0.0.0:79", false},
+		{"tcp", "127.0.0.1:79", "tcp", "127.0.0.2:79", false},
+		{"tcp", "127.0.0.1:79", "udp", "127.0.0.1:79", false},
+		{"tcp", "127.0.0.1:79", "tcp", "127.0.0.1:80", false},
+		{"unix", "/run/a.sock", "unix", "/run/a.sock", true},
+		{"unix", "/run/a.sock", "unix", "/run/b.sock", false},
+	} {
+		if got := listenClash(tc.p1, tc.l1, tc.p2, tc.l2); got != tc.want {
+			t.Errorf("listenClash(%s %s, %s %s) = %v, want %v", tc.p1, tc.l1, tc.p2, tc.l2, got, tc.want)
+		}
+	}
+}
+
+// TestWarningsPrintable checks that input text reaches stderr without its
+// control characters (no terminal escapes from a hostile file).
+func TestWarningsPrintable(t *testing.T) {
+	r := Inetd(Source{Name: "/etc/inetd.conf", Data: []byte("foo\x1b[2J stream tcp nowait nobody /bin/cat cat\n")}, Options{})
+	if len(r.Warnings) == 0 {
+		t.Fatal("no warning for an unknown service name")
+	}
+	for _, w := range r.Warnings {
+		if s := w.String(); strings.ContainsAny(s, "\x1b\x00\n\r") {
+			t.Errorf("warning %q holds control characters", s)
+		}
+	}
+}
+
+// TestXinetdGroupsDefault checks that a server gets no supplementary
+// groups unless xinetd's groups = yes says so (xinetd's own default).
+func TestXinetdGroupsDefault(t *testing.T) {
+	r := xinetdOne(t, `
+service finger
+{
+	socket_type = stream
+	wait = no
+	user = nobody
+	server = /usr/sbin/in.fingerd
+}
+service echo
+{
+	type = INTERNAL
+	socket_type = stream
+}
+`, nil)
+	if out := string(r.HCL); strings.Count(out, "groups   = false") != 1 {
+		t.Errorf("want groups = false for finger only (not the builtin):\n%s", out)
+	}
+}

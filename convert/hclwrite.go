@@ -115,14 +115,20 @@ func (blk *block) write(w *bytes.Buffer, depth int) {
 // writeComment writes one "# text" line; control characters become "?"
 // so the comment cannot end early or hide anything.
 func writeComment(w *bytes.Buffer, ind, text string) {
+	w.WriteString(strings.TrimRight(ind+"# "+printable(text), " ") + "\n")
+}
+
+// printable makes text safe for one line of a comment or a terminal:
+// invalid UTF-8 becomes U+FFFD, control characters and line separators
+// "?" (input text cannot end a comment or send terminal escapes).
+func printable(text string) string {
 	text = strings.ToValidUTF8(text, "\uFFFD")
-	text = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 {
 			return '?'
 		}
 		return r
 	}, text)
-	w.WriteString(strings.TrimRight(ind+"# "+text, " ") + "\n")
 }
 
 // quote returns s as an HCL quoted string literal. Invalid UTF-8 becomes

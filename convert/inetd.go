@@ -201,7 +201,7 @@ func (c *conv) inetdLine(file string, ln int, f []string, host string, disabled 
 		b.note("superd: disabled by convert until reviewed: %s", strings.Join(disable, "; "))
 		b.set("disabled", "true")
 	}
-	c.addService(&svc{base: label, alt: socktype, blk: &block{typ: "service", before: []string{fmt.Sprintf("%s:%d", file, ln)}, body: *b}})
+	c.addService(&svc{base: label, alt: socktype, blk: &block{typ: "service", before: []string{fmt.Sprintf("%s:%d", file, ln)}, body: *b}, file: file, line: ln})
 }
 
 // inetdWait parses wait, nowait, wait.N, nowait.N and FreeBSD's

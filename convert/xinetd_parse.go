@@ -67,7 +67,7 @@ func (p *xparser) parseFile(name string, data []byte, depth int) {
 			if line == "{" {
 				continue
 			}
-			p.c.warn(name, ln, "expected \"{\" after %s on line %d; section left out", sectionName(cur), cur.line)
+			p.c.parseLoss(name, ln, "expected \"{\" after %s on line %d; section left out", sectionName(cur), cur.line)
 			cur = nil
 		}
 		if cur != nil {
@@ -78,7 +78,7 @@ func (p *xparser) parseFile(name string, data []byte, depth int) {
 			}
 			a, ok := parseXattr(line)
 			if !ok {
-				p.c.warn(name, ln, "cannot parse %q in %s", line, sectionName(cur))
+				p.c.parseLoss(name, ln, "cannot parse %q in %s", line, sectionName(cur))
 				continue
 			}
 			a.file, a.line = name, ln
@@ -92,7 +92,7 @@ func (p *xparser) parseFile(name string, data []byte, depth int) {
 			rest := f[1:]
 			if !e.defaults {
 				if len(rest) == 0 || rest[0] == "{" {
-					p.c.warn(name, ln, "service without a name left out")
+					p.c.parseLoss(name, ln, "service without a name left out")
 					e.name = ""
 				} else {
 					e.name, rest = rest[0], rest[1:]
@@ -103,7 +103,7 @@ func (p *xparser) parseFile(name string, data []byte, depth int) {
 				expectBrace = true
 			case len(rest) == 1 && rest[0] == "{":
 			default:
-				p.c.warn(name, ln, "unexpected %q after %s", strings.Join(rest, " "), f[0])
+				p.c.parseLoss(name, ln, "unexpected %q after %s", strings.Join(rest, " "), f[0])
 				if rest[len(rest)-1] != "{" {
 					expectBrace = true
 				}
@@ -111,7 +111,7 @@ func (p *xparser) parseFile(name string, data []byte, depth int) {
 			cur = e
 		case "includedir", "include":
 			if len(f) != 2 {
-				p.c.warn(name, ln, "%s needs one path", f[0])
+				p.c.parseLoss(name, ln, "%s needs one path", f[0])
 				continue
 			}
 			if f[0] == "include" {
@@ -120,11 +120,11 @@ func (p *xparser) parseFile(name string, data []byte, depth int) {
 				p.includeDir(name, ln, f[1], depth)
 			}
 		default:
-			p.c.warn(name, ln, "unknown line %q left out", line)
+			p.c.parseLoss(name, ln, "unknown line %q left out", line)
 		}
 	}
 	if cur != nil {
-		p.c.warn(name, cur.line, "%s is not closed by \"}\"; left out", sectionName(cur))
+		p.c.parseLoss(name, cur.line, "%s is not closed by \"}\"; left out", sectionName(cur))
 	}
 }
 
@@ -176,16 +176,16 @@ func fsErr(file string, err error) error {
 
 func (p *xparser) include(from string, line int, file string, depth int) {
 	if depth >= maxIncludeDepth {
-		p.c.warn(from, line, "include %s: nested too deep; left out", file)
+		p.c.parseLoss(from, line, "include %s: nested too deep; left out", file)
 		return
 	}
 	if p.c.opts.FS == nil {
-		p.c.warn(from, line, "include %s: no file system to read it from; left out", file)
+		p.c.parseLoss(from, line, "include %s: no file system to read it from; left out", file)
 		return
 	}
 	data, err := fs.ReadFile(p.c.opts.FS, fsPath(file))
 	if err != nil {
-		p.c.warn(from, line, "include %s: %v; left out", file, fsErr(file, err))
+		p.c.parseLoss(from, line, "include %s: %v; left out", file, fsErr(file, err))
 		return
 	}
 	p.parseFile(file, data, depth+1)
@@ -195,16 +195,16 @@ func (p *xparser) include(from string, line int, file string, depth int) {
 // end in "~", in bytewise order, as xinetd does.
 func (p *xparser) includeDir(from string, line int, dir string, depth int) {
 	if depth >= maxIncludeDepth {
-		p.c.warn(from, line, "includedir %s: nested too deep; left out", dir)
+		p.c.parseLoss(from, line, "includedir %s: nested too deep; left out", dir)
 		return
 	}
 	if p.c.opts.FS == nil {
-		p.c.warn(from, line, "includedir %s: no file system to read it from; left out", dir)
+		p.c.parseLoss(from, line, "includedir %s: no file system to read it from; left out", dir)
 		return
 	}
 	ents, err := fs.ReadDir(p.c.opts.FS, fsPath(dir))
 	if err != nil {
-		p.c.warn(from, line, "includedir %s: %v; left out", dir, fsErr(dir, err))
+		p.c.parseLoss(from, line, "includedir %s: %v; left out", dir, fsErr(dir, err))
 		return
 	}
 	names := make([]string, 0, len(ents))
@@ -223,7 +223,7 @@ func (p *xparser) includeDir(from string, line int, dir string, depth int) {
 		}
 		data, err := fs.ReadFile(p.c.opts.FS, fsPath(file))
 		if err != nil {
-			p.c.warn(from, line, "includedir %s: %v; left out", file, fsErr(file, err))
+			p.c.parseLoss(from, line, "includedir %s: %v; left out", file, fsErr(file, err))
 			continue
 		}
 		p.parseFile(file, data, depth+1)

@@ -183,6 +183,11 @@ func (c *conv) xservice(e *xentry, def xattrs) {
 		c.lose(b, e.file, e.line, "no user: superd needs one when it runs as root")
 	}
 	b.setHandler(proto, listen, builtin, wait, command, argv0)
+	// xinetd gives a server the user's supplementary groups only with
+	// groups = yes (otherwise none); superd's default is the other way.
+	if builtin == "" && eff("groups") == nil {
+		b.set("groups", "false")
+	}
 
 	// A wait-mode udp service gets no access rules from superd's defaults:
 	// copy xinetd's into the service.
@@ -222,7 +227,7 @@ func (c *conv) xservice(e *xentry, def xattrs) {
 	if alt == "" {
 		alt = proto
 	}
-	c.addService(&svc{base: id, alt: alt, blk: &block{typ: "service", before: []string{fmt.Sprintf("%s:%d", e.file, e.line)}, body: *b}})
+	c.addService(&svc{base: id, alt: alt, blk: &block{typ: "service", before: []string{fmt.Sprintf("%s:%d", e.file, e.line)}, body: *b}, file: e.file, line: e.line})
 }
 
 // xserviceAttr translates the attributes only a service has.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/superd-dev/superd/convert"
 )
@@ -18,6 +19,11 @@ func cmdConvert(args []string, stdout, stderr io.Writer) int {
 	}
 	var srcs []convert.Source
 	for _, name := range args[1:] {
+		// Absolute: includes name files that way, and a file read once
+		// under each name would make every service twice.
+		if abs, err := filepath.Abs(name); err == nil {
+			name = abs
+		}
 		data, err := os.ReadFile(name)
 		if err != nil {
 			fmt.Fprintf(stderr, "superd convert: %v\n", err)
