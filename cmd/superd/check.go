@@ -46,11 +46,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dir := fs.String("config", defaultDir, "configuration directory")
 	asJSON := fs.Bool("json", false, "print the services as JSON")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		if err == nil {
-			fmt.Fprintf(stderr, "superd check: unexpected argument %q\n", fs.Arg(0))
-		}
-		return exitUsage
+	if code, ok := parseArgs(fs, "check", args, stderr); !ok {
+		return code
 	}
 	if !configFlagOK("check", *dir, stderr) {
 		return exitUsage
@@ -65,7 +62,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(cfg.Services); err != nil {
+		services := cfg.Services
+		if services == nil {
+			services = []config.Service{} // [], not null
+		}
+		if err := enc.Encode(services); err != nil {
 			fmt.Fprintln(stderr, "superd check:", err)
 			return exitError
 		}
@@ -78,7 +79,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		for _, a := range s.Listen {
 			listen = append(listen, a.String())
 		}
-		handler := shorten(strings.Join(s.Command, " "), 48)
+		handler := shorten(argvCell(s.Command), 48)
 		pass, user := s.Pass, s.User
 		if s.Builtin != "" {
 			handler, pass, user = "builtin:"+s.Builtin, "-", "-"
@@ -90,8 +91,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		if s.Disabled {
 			state = "disabled"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Protocol, strings.Join(listen, ","),
-			s.Mode, pass, user, handler, state)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Protocol, cell(strings.Join(listen, ",")),
+			s.Mode, pass, cell(user), handler, state)
 	}
 	tw.Flush()
 	return exitOK

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,4 +42,21 @@ func configFlagOK(cmd, dir string, stderr io.Writer) bool {
 		return false
 	}
 	return true
+}
+
+// parseArgs parses a subcommand's flags. It reports false, with the exit
+// code, when the command must not go on: 0 after -h (the usage was
+// printed), 2 for a bad flag or an argument the command does not take.
+func parseArgs(fs *flag.FlagSet, cmd string, args []string, stderr io.Writer) (int, bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, false
+	case err != nil:
+		return exitUsage, false
+	case fs.NArg() != 0:
+		fmt.Fprintf(stderr, "superd %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return exitUsage, false
+	}
+	return exitOK, true
 }

@@ -27,6 +27,7 @@ func TestDispatchUsage(t *testing.T) {
 		{"status metrics host name", []string{"status", "-metrics", "localhost:9637"}, exitUsage},
 		{"status config and metrics", []string{"status", "-config", "/nonexistent", "-metrics", "127.0.0.1:9637"}, exitUsage},
 		{"check empty config", []string{"check", "-config", ""}, exitUsage},
+		{"check -h", []string{"check", "-h"}, exitOK},
 		{"version", []string{"version"}, exitOK},
 		{"help", []string{"help"}, exitOK},
 	}

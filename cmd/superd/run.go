@@ -38,11 +38,8 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dir := fs.String("config", defaultDir, "configuration directory")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on this numeric host:port (overrides daemon.metrics_listen)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		if err == nil {
-			fmt.Fprintf(stderr, "superd run: unexpected argument %q\n", fs.Arg(0))
-		}
-		return exitUsage
+	if code, ok := parseArgs(fs, "run", args, stderr); !ok {
+		return code
 	}
 	if !configFlagOK("run", *dir, stderr) {
 		return exitUsage

@@ -30,11 +30,8 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("config", defaultDir, "configuration directory (its daemon.metrics_listen is read)")
 	addr := fs.String("metrics", "", "metrics address of the running daemon (host:port)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		if err == nil {
-			fmt.Fprintf(stderr, "superd status: unexpected argument %q\n", fs.Arg(0))
-		}
-		return exitUsage
+	if code, ok := parseArgs(fs, "status", args, stderr); !ok {
+		return code
 	}
 	if !configFlagOK("status", *dir, stderr) {
 		return exitUsage
@@ -86,14 +83,18 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		if refused == "" {
 			refused = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\n", r.Service, r.Running, r.Accepted, refused)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\n", cell(r.Service), r.Running, r.Accepted, cell(refused))
 	}
 	tw.Flush()
 	return exitOK
 }
 
 func fetchStatus(addr string) ([]serviceStatus, error) {
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{
+		Timeout: 5 * time.Second,
+		// The address given is the daemon: a redirect leads elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	resp, err := client.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return nil, fmt.Errorf("read metrics at %s: %w", addr, err)
@@ -106,6 +107,11 @@ func fetchStatus(addr string) ([]serviceStatus, error) {
 	families, err := parser.TextToMetricFamilies(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("parse metrics from %s: %w", addr, err)
+	}
+	// Every superd serves this gauge, services or not: without it the
+	// endpoint is not superd's.
+	if families["superd_config_last_reload_successful"] == nil {
+		return nil, fmt.Errorf("read metrics at %s: no superd_config_last_reload_successful: not a superd metrics endpoint", addr)
 	}
 	byName := map[string]*serviceStatus{}
 	row := func(m *dto.Metric) *serviceStatus {
