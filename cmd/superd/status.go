@@ -46,6 +46,8 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if *addr == "" {
 		cfg, ok := loadConfig(*dir, stderr)
 		if !ok {
+			// The daemon keeps its last good configuration meanwhile.
+			fmt.Fprintf(stderr, "superd status: %s does not load; give -metrics ADDR to reach the running daemon\n", *dir)
 			return exitError
 		}
 		*addr = cfg.Daemon.MetricsListen
