@@ -107,6 +107,10 @@ func (l *loader) readFile(path string) {
 		return
 	}
 	l.files = append(l.files, path)
+	if ds := checkShape(src, path); ds.HasErrors() {
+		l.diags.add(ds)
+		return
+	}
 	f, ds := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
 	l.diags.add(ds)
 	if ds.HasErrors() {
