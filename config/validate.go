@@ -385,13 +385,13 @@ func dedup(list []string) []string {
 // clashes reports addresses of enabled services that cover each other
 // (and a metrics_listen that clashes with a TCP service).
 func (l *loader) clashes(ls []listenAt, metrics metricsAddr) {
-	for j := range ls {
-		for i := 0; i < j; i++ {
-			if ls[i].addr.Clashes(ls[j].addr) {
-				l.diags.errorf(ls[j].rng, "service %q: listen %q clashes with %q of service %q at %s",
-					ls[j].service, ls[j].addr.String(), ls[i].addr.String(), ls[i].service, posString(ls[i].rng))
-			}
+	idx := newClashIndex()
+	for j, x := range ls {
+		if i := idx.first(ls, x.addr); i >= 0 {
+			l.diags.errorf(x.rng, "service %q: listen %q clashes with %q of service %q at %s",
+				x.service, x.addr.String(), ls[i].addr.String(), ls[i].service, posString(ls[i].rng))
 		}
+		idx.add(j, x.addr)
 	}
 	if !metrics.ok {
 		return
