@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 )
 
 // Bounds that keep a slow or garbage client from hurting the daemon.
@@ -22,6 +23,12 @@ const (
 	idleTimeout       = 60 * time.Second
 	maxHeaderBytes    = 8 << 10
 	maxInFlight       = 4
+
+	// maxConns caps the connections the endpoint holds at once, idle ones
+	// included, so it never takes more than that many of the daemon's
+	// descriptors. Further clients wait in the kernel's backlog until a
+	// connection closes.
+	maxConns = 64
 )
 
 // Server serves /metrics on one address.
@@ -32,20 +39,22 @@ type Server struct {
 	wg   sync.WaitGroup
 }
 
-// Listen binds addr (a numeric host:port) and serves reg at /metrics.
+// Listen binds addr (a numeric host:port) and serves reg at /metrics. It
+// holds at most maxConns (64) connections at once.
 func Listen(addr string, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
+	tl, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
 	}
+	ln := netutil.LimitListener(tl, maxConns)
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	mux.Handle("/metrics", detachCancel(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		MaxRequestsInFlight: maxInFlight,
 		Timeout:             writeTimeout / 2,
 		ErrorLog:            errLogger{log},
-	}))
+	})))
 	s := &Server{
-		addr: ln.Addr().String(),
+		addr: tl.Addr().String(),
 		ln:   ln,
 		srv: &http.Server{
 			Handler:           mux,
@@ -80,6 +89,17 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	return err
+}
+
+// detachCancel serves h with a request context that the client's going
+// away does not cancel. net/http cancels the context when its background
+// read sees EOF, which a client that half-closes after its request sends
+// at once; promhttp's timeout handler would answer such a client 503. A
+// scrape stays bounded by that handler's own timeout and by WriteTimeout.
+func detachCancel(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+	})
 }
 
 type errLogger struct{ log *slog.Logger }
