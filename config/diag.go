@@ -6,13 +6,18 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
 
+// maxMessage bounds a formatted message, in bytes.
+const maxMessage = 1024
+
 // FormatDiagnostic renders d as "FILE:LINE:COL: message", or as
 // "PATH: message" when it has no position (the message then starts with
-// the path). Warnings get "warning: " before the message.
+// the path). Warnings get "warning: " before the message; a message over
+// maxMessage bytes is cut.
 func FormatDiagnostic(d *hcl.Diagnostic) string {
 	msg := d.Summary
 	if d.Detail != "" {
@@ -20,6 +25,14 @@ func FormatDiagnostic(d *hcl.Diagnostic) string {
 	}
 	if d.Severity == hcl.DiagWarning {
 		msg = "warning: " + msg
+	}
+	if len(msg) > maxMessage {
+		// A value quoted whole (a 3 MB service name) says no more.
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + fmt.Sprintf("… (%d bytes more)", len(msg)-cut)
 	}
 	if d.Subject == nil {
 		return msg

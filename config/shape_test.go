@@ -52,3 +52,17 @@ func TestShapeAllowsConstants(t *testing.T) {
 		t.Errorf("diagnostics %q, want the unknown attribute", got)
 	}
 }
+
+// TestLongMessageCut checks that a huge value quoted in an error does not
+// make a huge message.
+func TestLongMessageCut(t *testing.T) {
+	_, got := loadOne(t, "service \""+strings.Repeat("X", 1<<20)+"\" {\n}\n", userOpts())
+	if len(got) == 0 {
+		t.Fatal("no error for an invalid service name")
+	}
+	for _, g := range got {
+		if len(g) > 2*maxMessage || !strings.Contains(g, "bytes more)") {
+			t.Errorf("message of %d bytes: %.200q", len(g), g)
+		}
+	}
+}

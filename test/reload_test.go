@@ -494,3 +494,50 @@ func TestReloadUDPKeepsAnswering(t *testing.T) {
 		t.Errorf("u logged listening %d times, want once", n)
 	}
 }
+
+// TestReloadFailureLogBounded breaks 100 services at once: the reload
+// fails and keeps the old configuration, and the log gets at most 20
+// problem lines and one bounded "reload failed" line, not one per error.
+func TestReloadFailureLogBounded(t *testing.T) {
+	t.Parallel()
+	s := startSuperd(t, map[string]string{"svc.hcl": service("a", `listen = ["127.0.0.1:0"]`, userLine, `command = `+shCmd("echo a"))})
+	var broken strings.Builder
+	for i := 0; i < 100; i++ {
+		broken.WriteString(service(fmt.Sprintf("x%d", i), `listen = ["127.0.0.1:0"]`, userLine, `command = ["/bin/cat"]`, `bogus = 1`))
+	}
+	h2WriteConf(t, s, "broken.hcl", broken.String())
+	l := s.h2HupAndWait("reload failed")
+	if !strings.Contains(l.Get("error"), "and 80 more") || len(l.Raw) > 8192 {
+		t.Errorf("reload failed line of %d bytes: %.300s", len(l.Raw), l.Raw)
+	}
+	if n := s.countLogs(msgIs("config")); n != 21 {
+		t.Errorf("%d config problem lines, want 20 and one that counts the rest", n)
+	}
+	if got, err := h2Fetch("", s.addr("a"), ""); err != nil || got != "a\n" {
+		t.Errorf("a after the failed reload: %q, %v", got, err)
+	}
+}
+
+// TestStopDuringReload sends SIGTERM while a reload reads a 4 MiB file
+// (lexing it takes seconds on a slow machine): superd stops at once, it
+// does not finish reading first.
+func TestStopDuringReload(t *testing.T) {
+	t.Parallel()
+	s := startSuperd(t, map[string]string{"svc.hcl": service("a", `listen = ["127.0.0.1:0"]`, userLine, `command = `+shCmd("echo a"))})
+	h2WriteConf(t, s, "big.hcl", "x = "+strings.Repeat("-", 4<<20-16)+"1\n")
+	s.Signal(syscall.SIGHUP)
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	s.Signal(syscall.SIGTERM)
+	if !s.Wait(10 * time.Second) {
+		t.Fatal("superd still running 10 s after SIGTERM during a reload")
+	}
+	took := time.Since(start)
+	if took > 2*time.Second {
+		t.Errorf("superd took %v to stop after SIGTERM during a reload", took.Round(time.Millisecond))
+	}
+	if _, ok := s.waitLog(0, msgIs("reload failed", "error", "stopping: terminated")); !ok {
+		// The file was read before the signal came: nothing to interrupt.
+		t.Logf("the reload ended before SIGTERM (a fast machine); superd stopped %v after SIGTERM", took.Round(time.Millisecond))
+	}
+}

@@ -30,13 +30,32 @@ func printDiags(w io.Writer, diags hcl.Diagnostics) {
 	}
 }
 
-// diagText joins the errors of diags into one line for a log field.
-func diagText(diags hcl.Diagnostics) string {
-	var parts []string
+// maxLoggedProblems bounds the configuration errors a failed reload or
+// start writes to the log (check prints them all): a file of 100,000
+// broken services must not write megabytes into the journal.
+const maxLoggedProblems = 20
+
+// errorDiags returns the errors of diags.
+func errorDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	var errs hcl.Diagnostics
 	for _, d := range diags {
 		if d.Severity == hcl.DiagError {
-			parts = append(parts, config.FormatDiagnostic(d))
+			errs = append(errs, d)
 		}
+	}
+	return errs
+}
+
+// diagSummary joins the first maxLoggedProblems errors into one line and
+// counts the rest.
+func diagSummary(errs hcl.Diagnostics) string {
+	var parts []string
+	for i, d := range errs {
+		if i == maxLoggedProblems {
+			parts = append(parts, fmt.Sprintf("and %d more", len(errs)-i))
+			break
+		}
+		parts = append(parts, config.FormatDiagnostic(d))
 	}
 	return strings.Join(parts, "; ")
 }

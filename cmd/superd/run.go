@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
@@ -108,13 +109,15 @@ func cmdRun(args []string, stderr io.Writer) int {
 	debug.FreeOSMemory()
 
 	for {
+		var sig os.Signal
 		select {
 		case <-hup:
-			r.reload(reg)
-			continue
-		case sig := <-term:
-			log.Info("stopping", "signal", sig.String())
+			if sig = r.reload(reg, term); sig == nil {
+				continue
+			}
+		case sig = <-term:
 		}
+		log.Info("stopping", "signal", sig.String())
 		break
 	}
 	stopWatchdog()
@@ -144,23 +147,47 @@ func (r *runner) status() string {
 }
 
 // reload reads and validates the configuration again and applies it;
-// any error leaves the running configuration untouched.
-func (r *runner) reload(reg *prometheus.Registry) {
+// any error leaves the running configuration untouched. A SIGTERM or
+// SIGINT while the files are read ends the reload at once: it returns that
+// signal (nil otherwise), and the reading goroutine's result is dropped.
+func (r *runner) reload(reg *prometheus.Registry, term <-chan os.Signal) os.Signal {
 	r.notify.reloading()
-	cfg, diags := config.Load(r.dir, config.Options{Root: canSwitchUsers(), UID: os.Getuid()})
+	type loaded struct {
+		cfg   *config.Config
+		diags hcl.Diagnostics
+	}
+	done := make(chan loaded, 1)
+	go func() { // ends on its own: Load is bounded (config/shape.go)
+		cfg, diags := config.Load(r.dir, config.Options{Root: canSwitchUsers(), UID: os.Getuid()})
+		done <- loaded{cfg, diags}
+	}()
+	var l loaded
+	select {
+	case l = <-done:
+	case sig := <-term:
+		r.d.ReloadFailed()
+		r.log.Error("reload failed", "error", "stopping: "+sig.String())
+		return sig
+	}
+	cfg, diags := l.cfg, l.diags
 	if diags.HasErrors() || cfg == nil {
-		for _, d := range diags {
+		errs := errorDiags(diags)
+		for i, d := range errs {
+			if i == maxLoggedProblems {
+				r.log.Error("config", "problem", fmt.Sprintf("%d more not logged; superd check -config %s lists them all", len(errs)-i, r.dir))
+				break
+			}
 			r.log.Error("config", "problem", config.FormatDiagnostic(d))
 		}
 		r.d.ReloadFailed()
-		r.log.Error("reload failed", "error", diagText(diags))
-		r.notify.send("READY=1\nSTATUS=reload failed: " + firstLine(diagText(diags)))
-		return
+		r.log.Error("reload failed", "error", diagSummary(errs))
+		r.notify.send("READY=1\nSTATUS=reload failed: " + firstLine(diagSummary(errs)))
+		return nil
 	}
 	if err := r.d.Reload(cfg); err != nil {
 		r.log.Error("reload failed", "error", err)
 		r.notify.send("READY=1\nSTATUS=reload failed: " + firstLine(err.Error()))
-		return
+		return nil
 	}
 	r.logs.set(newHandler(r.stderr, cfg.Daemon))
 	for _, w := range cfg.Warnings {
@@ -172,6 +199,7 @@ func (r *runner) reload(reg *prometheus.Registry) {
 	r.log.Info("reloaded", "services", len(enabled(cfg)))
 	r.notify.sendStatus("READY=1\n", r.status)
 	debug.FreeOSMemory()
+	return nil
 }
 
 // setMetrics (re)starts the metrics server when its address changed. The
