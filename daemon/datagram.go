@@ -58,6 +58,7 @@ func (d *Daemon) serveDatagram(s *socket, dg listener.Datagram, payload []byte, 
 	svc := s.svc
 	// Never answer what could be a forged packet-storm source.
 	if !builtin.AllowedSource(dg.Remote) {
+		svc.ignored.Add(1)
 		svc.log.Debug("dropped datagram from a reserved source", "remote", dg.Remote.String())
 		return
 	}

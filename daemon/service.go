@@ -74,6 +74,7 @@ type service struct {
 
 	results [9]atomic.Uint64
 	exits   [4]atomic.Uint64
+	ignored atomic.Uint64 // datagrams from reserved sources, never answered
 	active  atomic.Int64
 	spawn   *histogram
 	handler *histogram
@@ -219,6 +220,7 @@ type ServiceStats struct {
 	Active      int64
 	Connections map[string]uint64 // result -> count, every result present
 	Exits       map[string]uint64 // status -> count, every status present
+	Ignored     uint64            // datagrams never answered: their source could be a forged packet-storm source
 	Spawn       Histogram
 	Handler     Histogram
 }
@@ -230,6 +232,7 @@ func (s *service) stats() ServiceStats {
 		Protocol:    st.protocol,
 		Mode:        st.mode,
 		Active:      s.active.Load(),
+		Ignored:     s.ignored.Load(),
 		Connections: make(map[string]uint64, len(results)),
 		Exits:       make(map[string]uint64, len(exitStatuses)),
 		Spawn:       s.spawn.snapshot(),

@@ -15,8 +15,8 @@ type Source interface {
 type collector struct {
 	src Source
 
-	connections, active, handlerDur, exits, spawnDur *prometheus.Desc
-	reloads, lastOK, lastTime, info                  *prometheus.Desc
+	connections, active, handlerDur, exits, spawnDur, ignored *prometheus.Desc
+	reloads, lastOK, lastTime, info                           *prometheus.Desc
 }
 
 // NewRegistry returns a private registry with superd's collector and the
@@ -43,6 +43,8 @@ func newCollector(src Source) *collector {
 		exits: prometheus.NewDesc("superd_handler_exits_total",
 			"Finished handlers by status: success, failure, signal or timeout.",
 			[]string{"service", "status"}, nil),
+		ignored: prometheus.NewDesc("superd_datagrams_ignored_total",
+			"Datagrams never answered (UDP services) because their source could be a forged packet-storm source: a port below 1024, broadcast, multicast or unspecified.", svc, nil),
 		spawnDur: prometheus.NewDesc("superd_spawn_duration_seconds",
 			"Time from accept to the handler's exec.", svc, nil),
 		reloads: prometheus.NewDesc("superd_config_reloads_total",
@@ -57,7 +59,7 @@ func newCollector(src Source) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.connections, c.active, c.handlerDur, c.exits, c.spawnDur,
+	for _, d := range []*prometheus.Desc{c.connections, c.active, c.handlerDur, c.exits, c.spawnDur, c.ignored,
 		c.reloads, c.lastOK, c.lastTime, c.info} {
 		ch <- d
 	}
@@ -73,6 +75,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.exits, prometheus.CounterValue, float64(n), s.Name, status)
 		}
 		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(s.Active), s.Name)
+		if s.Protocol == "udp" {
+			ch <- prometheus.MustNewConstMetric(c.ignored, prometheus.CounterValue, float64(s.Ignored), s.Name)
+		}
 		ch <- histogram(c.handlerDur, s.Handler, s.Name)
 		ch <- histogram(c.spawnDur, s.Spawn, s.Name)
 		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, s.Name, s.Protocol, s.Mode)

@@ -417,6 +417,17 @@ func TestReliabilityUDPFlood(t *testing.T) {
 		if n, from, err := c.ReadFromUDP(make([]byte, 100)); err == nil {
 			t.Errorf("got a %d-byte reply from %s to datagrams from port %d", n, from, c.LocalAddr().(*net.UDPAddr).Port)
 		}
+		// Unanswered, but counted.
+		for _, svc := range []string{"uecho", "ucat"} {
+			var got float64
+			if !eventually(5*time.Second, func() bool {
+				text, _ := relScrape(maddr)
+				got = relMetric(text, "superd_datagrams_ignored_total", "service", svc)
+				return got == 20
+			}) {
+				t.Errorf("superd_datagrams_ignored_total{service=%q} = %v, want 20", svc, got)
+			}
+		}
 	})
 
 	var text string
