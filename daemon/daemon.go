@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -289,6 +290,9 @@ func (d *Daemon) tickRefusals() {
 }
 
 func bindError(name string, a listener.Addr, err error) error {
+	if strings.HasPrefix(err.Error(), "listen ") { // listener.Bind names the address already
+		return fmt.Errorf("service %s: %w", name, err)
+	}
 	return fmt.Errorf("service %s: listen %s %s: %w", name, a.Network, a.String(), err)
 }
 
