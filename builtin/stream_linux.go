@@ -3,8 +3,8 @@ package builtin
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,8 +14,10 @@ import (
 var ErrStopped = errors.New("builtin session stopped")
 
 // ServeStream serves one stream session of the builtin name on fd, a
-// connected blocking TCP or Unix stream socket that ServeStream neither
-// closes nor switches to non-blocking mode.
+// connected TCP or Unix stream socket. ServeStream owns fd from the
+// call on: it switches it to non-blocking mode, waits for it in the
+// runtime's network poller (a waiting session holds no OS thread) and
+// closes it before returning, on every path, errors included.
 //
 //   - echo copies what it reads back until the client's EOF;
 //   - discard reads until EOF;
@@ -23,18 +25,18 @@ var ErrStopped = errors.New("builtin session stopped")
 //   - chargen writes the pattern until the client goes.
 //
 // It returns nil when the session ended normally or the client went away
-// (EOF, EPIPE, ECONNRESET); an error wrapping os.ErrDeadlineExceeded when
-// deadline (zero: none) passed; ErrStopped when stop (nil: never) was
-// closed; any other socket error, wrapped.
+// (EOF, EPIPE, ECONNRESET, ENOTCONN, ESHUTDOWN); an error wrapping
+// os.ErrDeadlineExceeded when deadline (zero: none) passed; ErrStopped
+// when stop (nil: never) was closed; any other socket error, wrapped.
 func ServeStream(name string, fd int, deadline time.Time, stop <-chan struct{}, loc *time.Location) error {
 	if !Valid(name) {
+		unix.Close(fd)
 		return fmt.Errorf("serve builtin %q: unknown builtin", name)
 	}
 	s, err := newSession(fd, deadline, stop)
 	if err != nil {
 		return fmt.Errorf("serve builtin %s: %w", name, err)
 	}
-	defer s.close()
 	switch name {
 	case Echo:
 		err = s.echo()
@@ -47,6 +49,7 @@ func ServeStream(name string, fd int, deadline time.Time, stop <-chan struct{}, 
 	case Chargen:
 		err = s.chargen()
 	}
+	s.close()
 	if err == nil || clientGone(err) {
 		return nil
 	}
@@ -59,49 +62,75 @@ func clientGone(err error) bool {
 		errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ESHUTDOWN)
 }
 
-// session is one stream session: the client's fd and, when stop is not
-// nil, an eventfd that a watcher goroutine makes readable once stop closes.
+// aLongTimeAgo is a deadline in the past: setting it wakes every wait.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// session is one stream session. It owns the client's socket, held as an
+// *os.File registered with the runtime poller: reads and writes run in
+// rc's callbacks and wait there, on EAGAIN, without a thread. The
+// deadline is the file's; when stop is not nil, a watcher goroutine
+// moves the deadline into the past once stop closes, and a wait that
+// ends by deadline then tells the two apart by looking at stop.
 type session struct {
-	fd       int
-	deadline time.Time
-	stop     <-chan struct{}
-	wake     int           // eventfd, -1 without stop
-	done     chan struct{} // closed by close(): the watcher exits
-	watcher  chan struct{} // closed by the watcher when it has exited
-	pfd      [2]unix.PollFd
+	f       *os.File
+	rc      syscall.RawConn
+	stop    <-chan struct{}
+	done    chan struct{} // closed by close(): the watcher exits
+	watcher chan struct{} // closed by the watcher when it has exited
+
+	// The operation in progress, for the callbacks, which are made once
+	// so that each read or write allocates nothing.
+	buf   []byte
+	n     int
+	errno error
+	recv  func(fd uintptr) bool
+	send  func(fd uintptr) bool
 }
 
+// newSession takes fd over; on error it has closed it.
 func newSession(fd int, deadline time.Time, stop <-chan struct{}) (*session, error) {
-	s := &session{fd: fd, deadline: deadline, stop: stop, wake: -1}
+	// An accepted socket has no other status flag worth keeping, and
+	// the session owns fd: one F_SETFL is enough.
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, unix.O_NONBLOCK); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("set non-blocking: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "builtin") // non-blocking: pollable
+	rc, err := f.SyscallConn()
+	if err == nil && !deadline.IsZero() {
+		err = f.SetDeadline(deadline)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("poll socket: %w", err)
+	}
+	s := &session{f: f, rc: rc, stop: stop}
+	s.recv = s.recvOnce
+	s.send = s.sendOnce
 	if stop == nil {
 		return s, nil
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return nil, fmt.Errorf("eventfd: %w", err)
-	}
-	s.wake = wake
 	s.done = make(chan struct{})
 	s.watcher = make(chan struct{})
 	go func() { // owned by the session: close() waits for it
 		defer close(s.watcher)
 		select {
 		case <-stop:
-			var one = [8]byte{1}
-			_, _ = unix.Write(wake, one[:])
+			_ = f.SetDeadline(aLongTimeAgo)
 		case <-s.done:
 		}
 	}()
 	return s, nil
 }
 
+// close stops the watcher, then closes the socket. The session is over:
+// an error from close(2) would change nothing of its outcome.
 func (s *session) close() {
-	if s.wake < 0 {
-		return
+	if s.done != nil {
+		close(s.done)
+		<-s.watcher
 	}
-	close(s.done)
-	<-s.watcher
-	_ = unix.Close(s.wake)
+	_ = s.f.Close()
 }
 
 // stopped reports whether stop has been closed.
@@ -117,82 +146,80 @@ func (s *session) stopped() bool {
 	}
 }
 
-// wait blocks until fd has one of events (or an error/hangup condition),
-// the deadline passes, or stop closes.
-func (s *session) wait(events int16) error {
-	for {
+// waitErr turns the error of a wait in the poller into the session's:
+// a deadline that stop moved is ErrStopped.
+func (s *session) waitErr(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		if s.stopped() {
 			return ErrStopped
 		}
-		timeout := -1
-		if !s.deadline.IsZero() {
-			left := time.Until(s.deadline)
-			if left <= 0 {
-				return fmt.Errorf("session deadline: %w", os.ErrDeadlineExceeded)
-			}
-			ms := (left + time.Millisecond - 1) / time.Millisecond
-			timeout = int(min(ms, math.MaxInt32))
-		}
-		s.pfd[0] = unix.PollFd{Fd: int32(s.fd), Events: events}
-		n := 1
-		if s.wake >= 0 {
-			s.pfd[1] = unix.PollFd{Fd: int32(s.wake), Events: unix.POLLIN}
-			n = 2
-		}
-		k, err := unix.Poll(s.pfd[:n], timeout)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("poll: %w", err)
-		}
-		if k == 0 {
-			continue // timeout: the deadline check above decides
-		}
-		if n == 2 && s.pfd[1].Revents != 0 {
-			return ErrStopped
-		}
-		if s.pfd[0].Revents&unix.POLLNVAL != 0 {
-			return fmt.Errorf("poll: %w", unix.EBADF)
-		}
-		if s.pfd[0].Revents != 0 {
-			return nil
+		return fmt.Errorf("session deadline: %w", err)
+	}
+	return fmt.Errorf("poll: %w", err)
+}
+
+// recvOnce is the read callback: false (wait) when nothing is there yet.
+func (s *session) recvOnce(fd uintptr) bool {
+	for {
+		s.n, _, s.errno = unix.Recvfrom(int(fd), s.buf, unix.MSG_DONTWAIT)
+		if s.errno != unix.EINTR {
+			return s.errno != unix.EAGAIN
 		}
 	}
 }
 
-// read reads what is available; 0 means EOF.
-func (s *session) read(b []byte) (int, error) {
+// sendOnce is the write callback: false (wait) when the socket is full.
+func (s *session) sendOnce(fd uintptr) bool {
 	for {
-		if err := s.wait(unix.POLLIN); err != nil {
-			return 0, err
+		s.n, s.errno = unix.SendmsgN(int(fd), s.buf, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		if s.errno != unix.EINTR {
+			return s.errno != unix.EAGAIN
 		}
-		n, _, err := unix.Recvfrom(s.fd, b, unix.MSG_DONTWAIT)
-		switch err {
-		case nil:
-			return n, nil
-		case unix.EAGAIN, unix.EINTR:
-			continue
-		}
-		return 0, fmt.Errorf("recv: %w", err)
 	}
+}
+
+// read reads what is available, waiting for it; 0 means EOF.
+func (s *session) read(b []byte) (int, error) {
+	if s.stopped() {
+		return 0, ErrStopped
+	}
+	s.buf = b
+	err := s.rc.Read(s.recv)
+	s.buf = nil
+	if err != nil {
+		return 0, s.waitErr(err)
+	}
+	if s.errno != nil {
+		return 0, fmt.Errorf("recv: %w", s.errno)
+	}
+	return s.n, nil
+}
+
+// write sends some of b, waiting for room; it returns how much.
+func (s *session) write(b []byte) (int, error) {
+	if s.stopped() {
+		return 0, ErrStopped
+	}
+	s.buf = b
+	err := s.rc.Write(s.send)
+	s.buf = nil
+	if err != nil {
+		return 0, s.waitErr(err)
+	}
+	if s.errno != nil {
+		return 0, fmt.Errorf("send: %w", s.errno)
+	}
+	return s.n, nil
 }
 
 // writeAll sends all of b.
 func (s *session) writeAll(b []byte) error {
 	for len(b) > 0 {
-		if err := s.wait(unix.POLLOUT); err != nil {
+		n, err := s.write(b)
+		if err != nil {
 			return err
 		}
-		n, err := unix.SendmsgN(s.fd, b, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-		switch err {
-		case nil:
-			b = b[n:]
-			continue
-		case unix.EAGAIN, unix.EINTR:
-			continue
-		}
-		return fmt.Errorf("send: %w", err)
+		b = b[n:]
 	}
 	return nil
 }
@@ -229,17 +256,10 @@ func (s *session) chargen() error {
 	buf := append(cycle[:len(cycle):len(cycle)], cycle[:chunk]...)
 	off := 0
 	for {
-		if err := s.wait(unix.POLLOUT); err != nil {
+		n, err := s.write(buf[off : off+chunk])
+		if err != nil {
 			return err
 		}
-		n, err := unix.SendmsgN(s.fd, buf[off:off+chunk], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-		switch err {
-		case nil:
-			off = (off + n) % chargenCycle
-			continue
-		case unix.EAGAIN, unix.EINTR:
-			continue
-		}
-		return fmt.Errorf("send: %w", err)
+		off = (off + n) % chargenCycle
 	}
 }

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// transport gives a server fd (owned by the test, closed at cleanup) and a
-// client connection for one session.
+// transport gives a server fd, to be handed to ServeStream (which closes
+// it), and a client connection for one session.
 type transport struct {
 	name string
 	open func(t *testing.T) (fd int, client net.Conn)
@@ -37,11 +37,11 @@ func socketPair(t *testing.T) (int, net.Conn) {
 	if err != nil {
 		t.Fatalf("socketpair: %v", err)
 	}
-	t.Cleanup(func() { unix.Close(fds[0]) })
 	f := os.NewFile(uintptr(fds[1]), "client")
 	c, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
+		unix.Close(fds[0])
 		t.Fatalf("FileConn: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
@@ -49,7 +49,8 @@ func socketPair(t *testing.T) (int, net.Conn) {
 }
 
 // tcpPair connects a client to a loopback listener and returns the
-// accepted connection's fd (a blocking dup) and the client.
+// accepted connection's fd (blocking, the only one open on the
+// connection) and the client.
 func tcpPair(t *testing.T, network, addr string) (int, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen(network, addr)
@@ -76,7 +77,6 @@ func tcpPair(t *testing.T, network, addr string) (int, net.Conn) {
 	if err != nil {
 		t.Fatalf("dup: %v", err)
 	}
-	t.Cleanup(func() { unix.Close(fd) })
 	return fd, c
 }
 
@@ -142,11 +142,12 @@ func TestServeStreamEcho(t *testing.T) {
 }
 
 // TestServeStreamEchoContent checks a short exchange and that the fd is
-// left open and blocking.
+// closed at the end.
 func TestServeStreamEchoContent(t *testing.T) {
 	for _, tr := range transports() {
 		t.Run(tr.name, func(t *testing.T) {
 			fd, c := tr.open(t)
+			id := fileID(t, fd)
 			done := serve("echo", fd, time.Time{}, nil, nil)
 			msg := []byte("hello, echo\r\n\x00binary\xff")
 			if _, err := c.Write(msg); err != nil {
@@ -164,14 +165,8 @@ func TestServeStreamEchoContent(t *testing.T) {
 			if err := result(t, done); err != nil {
 				t.Errorf("ServeStream(echo) = %v, want nil", err)
 			}
-			// fd is still open and still blocking.
-			fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-			if err != nil {
-				t.Fatalf("fd closed by ServeStream: %v", err)
-			}
-			if fl&unix.O_NONBLOCK != 0 {
-				t.Errorf("ServeStream left the fd non-blocking")
-			}
+			checkClosed(t, fd, id)
+			checkEOF(t, c)
 		})
 	}
 }
@@ -188,8 +183,7 @@ func TestServeStreamDiscard(t *testing.T) {
 			if err := result(t, done); err != nil {
 				t.Errorf("ServeStream(discard) = %v, want nil", err)
 			}
-			// Nothing was sent back.
-			unix.Shutdown(fd, unix.SHUT_WR)
+			// Nothing was sent back, and ServeStream closed its side.
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			if got, err := io.ReadAll(c); err != nil || len(got) != 0 {
 				t.Errorf("discard sent %q (err %v), want nothing", got, err)
@@ -198,8 +192,8 @@ func TestServeStreamDiscard(t *testing.T) {
 	}
 }
 
-// finish runs a builtin that writes and returns, then closes the server
-// side so the client can read to EOF.
+// finish runs a builtin that writes and returns (closing the server
+// side), then reads what the client got up to EOF.
 func finish(t *testing.T, name string, loc *time.Location) ([]byte, time.Time, time.Time) {
 	t.Helper()
 	fd, c := socketPair(t)
@@ -208,7 +202,6 @@ func finish(t *testing.T, name string, loc *time.Location) ([]byte, time.Time, t
 		t.Fatalf("ServeStream(%s) = %v", name, err)
 	}
 	after := time.Now()
-	unix.Shutdown(fd, unix.SHUT_WR)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got, err := io.ReadAll(c)
 	if err != nil {
@@ -339,18 +332,212 @@ func TestServeStreamClientReset(t *testing.T) {
 }
 
 func TestServeStreamErrors(t *testing.T) {
-	fd, _ := socketPair(t)
-	if err := ServeStream("qotd", fd, time.Time{}, nil, nil); err == nil {
-		t.Errorf("ServeStream(qotd) = nil, want an error")
+	t.Run("unknown builtin", func(t *testing.T) {
+		fd, c := socketPair(t)
+		id := fileID(t, fd)
+		if err := ServeStream("qotd", fd, time.Time{}, nil, nil); err == nil {
+			t.Errorf("ServeStream(qotd) = nil, want an error")
+		}
+		checkClosed(t, fd, id)
+		checkEOF(t, c)
+	})
+	t.Run("not a socket", func(t *testing.T) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		fd, err := unix.Dup(int(r.Fd()))
+		r.Close()
+		if err != nil {
+			t.Fatalf("dup: %v", err)
+		}
+		id := fileID(t, fd)
+		w.Write([]byte("x"))
+		err = ServeStream("echo", fd, time.Now().Add(5*time.Second), nil, nil)
+		if !errors.Is(err, unix.ENOTSOCK) {
+			t.Errorf("ServeStream(echo, pipe) = %v, want ENOTSOCK", err)
+		}
+		checkClosed(t, fd, id)
+	})
+	t.Run("no such fd", func(t *testing.T) {
+		const fd = 1<<31 - 1 // above any RLIMIT_NOFILE
+		err := ServeStream("echo", fd, time.Now().Add(time.Second), nil, nil)
+		if !errors.Is(err, unix.EBADF) {
+			t.Errorf("ServeStream(echo, bad fd) = %v, want EBADF", err)
+		}
+	})
+}
+
+// TestServeStreamClosesFD checks that ServeStream closes its fd on every
+// path: the client sees EOF and the descriptor no longer refers to the
+// socket.
+func TestServeStreamClosesFD(t *testing.T) {
+	past := func() time.Time { return time.Now().Add(-time.Second) }
+	soon := func() time.Time { return time.Now().Add(100 * time.Millisecond) }
+	none := func() time.Time { return time.Time{} }
+	for _, tc := range []struct {
+		name     string
+		builtin  string
+		deadline func() time.Time
+		stop     string // "": nil, "before": closed before, "after": closed after 50ms
+		client   func(t *testing.T, c net.Conn)
+		want     error // nil, ErrStopped, os.ErrDeadlineExceeded; other: any error
+	}{
+		{name: "unknown builtin", builtin: "qotd", deadline: none, want: errors.New("any")},
+		{name: "past deadline", builtin: "daytime", deadline: past, want: os.ErrDeadlineExceeded},
+		{name: "deadline", builtin: "echo", deadline: soon, want: os.ErrDeadlineExceeded},
+		{name: "deadline chargen", builtin: "chargen", deadline: soon, want: os.ErrDeadlineExceeded},
+		{name: "stop before", builtin: "discard", deadline: none, stop: "before", want: ErrStopped},
+		{name: "stop", builtin: "discard", deadline: none, stop: "after", want: ErrStopped},
+		{name: "stop with deadline", builtin: "echo", deadline: func() time.Time { return time.Now().Add(time.Minute) }, stop: "after", want: ErrStopped},
+		{name: "client EOF", builtin: "echo", deadline: none, client: func(t *testing.T, c net.Conn) { closeWrite(t, c) }},
+		{name: "daytime", builtin: "daytime", deadline: none},
+		{name: "client gone", builtin: "chargen", deadline: none, client: func(t *testing.T, c net.Conn) {
+			c.(*net.UnixConn).CloseRead()
+			closeWrite(t, c)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fd, c := socketPair(t)
+			id := fileID(t, fd)
+			var stop chan struct{}
+			if tc.stop != "" {
+				stop = make(chan struct{})
+			}
+			if tc.stop == "before" {
+				close(stop)
+			}
+			done := serve(tc.builtin, fd, tc.deadline(), stop, nil)
+			if tc.client != nil {
+				tc.client(t, c)
+			}
+			if tc.stop == "after" {
+				time.Sleep(50 * time.Millisecond)
+				close(stop)
+			}
+			err := result(t, done)
+			switch {
+			case tc.want == nil && err != nil,
+				tc.want != nil && err == nil,
+				tc.want == ErrStopped && !errors.Is(err, ErrStopped),
+				tc.want == os.ErrDeadlineExceeded && !errors.Is(err, os.ErrDeadlineExceeded):
+				t.Errorf("ServeStream(%s) = %v, want %v", tc.builtin, err, tc.want)
+			}
+			checkClosed(t, fd, id)
+			if tc.client == nil {
+				checkEOF(t, c)
+			}
+		})
 	}
-	r, w, err := os.Pipe()
+}
+
+// TestServeStreamHeldSessions holds many idle sessions at once: waiting,
+// they must not hold an OS thread each. Stopped, each returns ErrStopped
+// and closes its fd.
+func TestServeStreamHeldSessions(t *testing.T) {
+	const sessions = 200
+	warm, _ := socketPair(t) // the runtime's poller is set up before counting
+	unix.Close(warm)
+	threads0, fds0 := countDir(t, "/proc/self/task"), countDir(t, "/proc/self/fd")
+
+	stop := make(chan struct{})
+	clients := make([]net.Conn, sessions)
+	dones := make([]<-chan error, sessions)
+	fds := make([]int, sessions)
+	ids := make([]fdID, sessions)
+	for i := range sessions {
+		fds[i], clients[i] = socketPair(t)
+		ids[i] = fileID(t, fds[i])
+		name := "discard"
+		if i%2 == 0 {
+			name = "echo"
+		}
+		dones[i] = serve(name, fds[i], time.Now().Add(time.Minute), stop, nil)
+	}
+	// Every echo session answers once, then waits again.
+	for i := 0; i < sessions; i += 2 {
+		c := clients[i]
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		var b [1]byte
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatalf("write to session %d: %v", i, err)
+		}
+		if _, err := io.ReadFull(c, b[:]); err != nil {
+			t.Fatalf("read from session %d: %v", i, err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the discard sessions are waiting too
+	threads := countDir(t, "/proc/self/task")
+	t.Logf("OS threads: %d before, %d with %d sessions waiting", threads0, threads, sessions)
+	if threads-threads0 >= 50 {
+		t.Errorf("%d waiting sessions took %d OS threads, want fewer than 50", sessions, threads-threads0)
+	}
+
+	close(stop)
+	deadline := time.After(10 * time.Second)
+	for i, done := range dones {
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrStopped) {
+				t.Errorf("session %d: ServeStream after stop = %v, want ErrStopped", i, err)
+			}
+		case <-deadline:
+			t.Fatalf("session %d: ServeStream did not return after stop", i)
+		}
+		checkClosed(t, fds[i], ids[i])
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+	n := countDir(t, "/proc/self/fd")
+	for end := time.Now().Add(2 * time.Second); n != fds0 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+		n = countDir(t, "/proc/self/fd")
+	}
+	if n != fds0 {
+		t.Errorf("open fds after the sessions = %d, want %d as before", n, fds0)
+	}
+}
+
+// countDir counts the entries of a /proc directory.
+func countDir(t *testing.T, dir string) int {
+	t.Helper()
+	es, err := os.ReadDir(dir)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("read %s: %v", dir, err)
 	}
-	bad := int(r.Fd())
-	r.Close()
-	w.Close()
-	if err := ServeStream("echo", bad, time.Now().Add(time.Second), nil, nil); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("ServeStream(echo, closed fd) = %v, want a poll error", err)
+	return len(es)
+}
+
+// fdID identifies the file open on a descriptor, so that a test can tell
+// it was closed even if the number has been reused since.
+type fdID struct{ dev, ino uint64 }
+
+func fileID(t *testing.T, fd int) fdID {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatalf("fstat %d: %v", fd, err)
+	}
+	return fdID{st.Dev, st.Ino}
+}
+
+// checkClosed fails if fd still refers to the file id.
+func checkClosed(t *testing.T, fd int, id fdID) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err == nil && st.Dev == id.dev && st.Ino == id.ino {
+		t.Errorf("fd %d still open after ServeStream returned", fd)
+	}
+}
+
+// checkEOF fails unless the client reads, after what was sent, EOF: the
+// server side is closed.
+func checkEOF(t *testing.T, c net.Conn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := io.Copy(io.Discard, c); err != nil {
+		t.Errorf("client read %d bytes then %v, want EOF", n, err)
 	}
 }

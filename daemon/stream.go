@@ -258,8 +258,8 @@ func (d *Daemon) serveBuiltin(svc *service, st *state, c listener.Conn, ticket a
 	if st.timeout > 0 {
 		deadline = accepted.Add(st.timeout)
 	}
+	// ServeStream owns c.FD: it closes it on every path.
 	err := builtin.ServeStream(st.builtin, c.FD, deadline, d.cut, st.loc)
-	unix.Close(c.FD)
 	elapsed := time.Since(accepted)
 	svc.handler.observe(elapsed)
 	status := exitSuccess
