@@ -2,8 +2,8 @@
 // without forking a handler: echo (RFC 862), discard (RFC 863), chargen
 // (RFC 864), daytime (RFC 867) and time (RFC 868).
 //
-// ServeStream serves one TCP or Unix stream session on a connected,
-// blocking socket that the caller owns; Reply builds the single answer to
+// ServeStream serves one TCP or Unix stream session on a connected socket
+// that it takes over (and closes); Reply builds the single answer to
 // a UDP datagram; AllowedSource keeps UDP builtins (and UDP nowait
 // handlers) out of echo/chargen packet storms (CVE-1999-0103).
 //
@@ -17,17 +17,17 @@
 //     addresses only the limited broadcast 255.255.255.255 is refused; a
 //     subnet's directed broadcast (often x.y.z.255) is indistinguishable
 //     from a host address here, and routers do not forward it by default.
-//   - A stream session never blocks without bound: every read and write is
-//     preceded by poll(2) on the socket and on an eventfd that stop wakes,
-//     with the deadline as poll's timeout; sends use MSG_NOSIGNAL so a
-//     client that goes away yields EPIPE, never SIGPIPE. The socket's file
-//     status flags are left alone (reads and writes use MSG_DONTWAIT).
+//   - A stream session waits in Go's network poller, not in a thread of
+//     its own (a flood of idle sessions costs descriptors and goroutines,
+//     never thousands of threads): the socket is made non-blocking and
+//     every read and write waits for readiness under the session's
+//     deadline, which stop moves into the past; sends use MSG_NOSIGNAL so
+//     a client that goes away yields EPIPE, never SIGPIPE.
 //
 // Usage, in the daemon's accept loop:
 //
 //	if builtin.Valid(svc.Builtin) {
-//		err := builtin.ServeStream(svc.Builtin, conn.FD, time.Now().Add(timeout), stop, loc)
-//		unix.Close(conn.FD)
+//		err := builtin.ServeStream(svc.Builtin, conn.FD, time.Now().Add(timeout), stop, loc) // closes conn.FD
 //	}
 //
 // and for a datagram:
