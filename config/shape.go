@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
@@ -26,6 +27,14 @@ const (
 // maxHeredocLines, for expressions and template directives. Lexing takes
 // time linear in the file's size.
 func checkShape(src []byte, filename string) hcl.Diagnostics {
+	if plainShape(src) {
+		return nil
+	}
+	return lexShape(src, filename)
+}
+
+// lexShape is checkShape on the tokens of src.
+func lexShape(src []byte, filename string) hcl.Diagnostics {
 	toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
 	var diags hcl.Diagnostics
 	errorf := func(rng hcl.Range, format string, args ...any) {
@@ -93,4 +102,74 @@ func nextIs(toks hclsyntax.Tokens, typ hclsyntax.TokenType) bool {
 		}
 	}
 	return false
+}
+
+// plainShape reports whether src certainly keeps within the limits, from
+// one pass over its bytes, so that checkShape need not lex it (lexing
+// costs a fifth of a load). It is conservative: a file with an
+// interpolation, a directive or a heredoc, the word "for" outside strings,
+// or more operator characters or brackets than the limits allow is left to
+// the lexer. Strings and comments are skipped as HCL reads them.
+func plainShape(src []byte) bool {
+	if bytes.Contains(src, []byte("${")) || bytes.Contains(src, []byte("%{")) || bytes.Contains(src, []byte("<<")) {
+		return false
+	}
+	depth, operators := 0, 0
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; c {
+		case '"':
+			if depth+1 > maxNesting {
+				return false
+			}
+			for i++; i < len(src) && src[i] != '"'; i++ { // newlines too, as the lexer
+				if src[i] == '\\' {
+					i++
+				}
+			}
+		case '#':
+			for i < len(src) && src[i] != '\n' {
+				i++
+			}
+		case '/':
+			switch {
+			case i+1 < len(src) && src[i+1] == '/':
+				for i < len(src) && src[i] != '\n' {
+					i++
+				}
+			case i+1 < len(src) && src[i+1] == '*':
+				end := bytes.Index(src[i+2:], []byte("*/"))
+				if end < 0 {
+					return false
+				}
+				i += 2 + end + 1
+			default:
+				operators++
+			}
+		case '(', '[', '{':
+			if depth++; depth > maxNesting {
+				return false
+			}
+		case ')', ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		case '*', '+', '-', '%', '!', '<', '>', '?', '&', '|', '=':
+			if c != '=' || (i+1 < len(src) && src[i+1] == '=') {
+				operators++
+			}
+		case 'f':
+			if bytes.HasPrefix(src[i:], []byte("for")) && (i == 0 || !identByte(src[i-1])) &&
+				(i+3 == len(src) || !identByte(src[i+3])) {
+				return false
+			}
+		}
+		if operators > maxOperators {
+			return false
+		}
+	}
+	return true
+}
+
+func identByte(c byte) bool {
+	return c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }

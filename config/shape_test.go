@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -65,4 +66,37 @@ func TestLongMessageCut(t *testing.T) {
 			t.Errorf("message of %d bytes: %.200q", len(g), g)
 		}
 	}
+}
+
+// TestPlainShapeConservative checks the byte scan never passes what the
+// lexer refuses, on random files built from the characters that matter.
+func TestPlainShapeConservative(t *testing.T) {
+	parts := []string{"(", ")", "[", "]", "{", "}", "\"", "\\", "#", "//", "/*", "*/", "\n", " ", "-", "+", "/", "*",
+		"!", "==", "=", "<", ">", "&&", "||", "?", ":", "for", "x", "a = ", "1", "in", ",", "%", "$", "<<", "EOT"}
+	r := rand.New(rand.NewPCG(3, 4))
+	passed := 0
+	for range 20000 {
+		var b strings.Builder
+		n := 1 + r.IntN(400)
+		for range n {
+			p := parts[r.IntN(len(parts))]
+			if p == "(" || p == "[" || p == "{" {
+				for range r.IntN(20) {
+					b.WriteString(p) // deep runs
+				}
+			}
+			b.WriteString(p)
+		}
+		src := []byte(b.String())
+		if plainShape(src) {
+			passed++
+			if ds := lexShape(src, "x.hcl"); ds.HasErrors() {
+				t.Fatalf("plainShape passed what the lexer refuses (%s):\n%q", ds[0].Summary, src)
+			}
+		}
+	}
+	if passed < 100 {
+		t.Errorf("plainShape passed %d of 20000 random files: the test says little", passed)
+	}
+	t.Logf("plainShape passed %d of 20000 random files", passed)
 }
