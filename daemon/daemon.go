@@ -49,7 +49,6 @@ type Daemon struct {
 
 	loops          sync.WaitGroup // socket loops and the sessions and spawns they start
 	extraAcceptors atomic.Int32   // running extra acceptors, all sockets (maxExtraAcceptors)
-	maxAcceptors   int32          // per socket: acceptorsPerSocket at New
 	pacer          *pacer         // holds acceptors back while the CPUs are crowded (pace.go)
 
 	done     chan struct{} // closed by Shutdown: back-offs end, wait-mode handlers get SIGTERM
@@ -100,8 +99,7 @@ func New(o Options) (*Daemon, error) {
 		cut:      make(chan struct{}),
 		finished: make(chan struct{}),
 
-		maxAcceptors: acceptorsPerSocket(),
-		pacer:        newPacer("/proc/loadavg", runtime.NumCPU()),
+		pacer: newPacer("/proc/loadavg", runtime.NumCPU()),
 	}
 	for _, f := range o.Inherited {
 		s, err := listener.Inherit(f)

@@ -51,7 +51,7 @@ func acceptorsPerSocket() int32 {
 // goroutine costs a thread wake-up on the way to every fork. So that
 // spawns still overlap, an acceptor about to spawn while another
 // connection waits first makes sure another acceptor is waiting in
-// accept, starting one if needed (at most d.maxAcceptors). Extra acceptors
+// accept, starting one if needed (at most acceptorsPerSocket). Extra acceptors
 // stay while the socket is busy, so a steady load keeps its acceptors
 // instead of starting goroutines as it goes.
 //
@@ -140,7 +140,7 @@ func (d *Daemon) wake(s *socket) {
 
 // ensureAcceptor starts another acceptor for s, so that the next
 // connection does not wait for this spawn, unless one is waiting in
-// accept already, there are d.maxAcceptors, or no connection is waiting in
+// accept already, there are acceptorsPerSocket, or no connection is waiting in
 // the backlog: clients one at a time gain nothing from a second acceptor,
 // which costs a thread and a wake-up per connection of its own. Nor while
 // a spawn does not wait for the handler's exec: then the one acceptor is
@@ -153,7 +153,7 @@ func (d *Daemon) ensureAcceptor(s *socket) {
 	if !d.sp.LaunchWaits() || s.waiting.Load() > 0 || isClosed(s.stop) || !s.sock.Pending() {
 		return
 	}
-	if n := s.acceptors.Add(1); n > d.maxAcceptors {
+	if n := s.acceptors.Add(1); n > acceptorsPerSocket() {
 		s.acceptors.Add(-1)
 		return
 	}

@@ -50,7 +50,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	// Handlers asking for umask 022 need no per-spawn change.
 	unix.Umask(0o022)
-	setProcs()
+	procs := startupProcs()
 
 	cfg, ok := loadConfig(*dir, stderr)
 	if !ok {
@@ -105,8 +105,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 	r.notify.sendStatus("READY=1\n", r.status)
 	stopWatchdog := r.notify.startWatchdog(r.status)
 	// Parsing, binding and the above leave garbage behind; give it back,
-	// so an idle superd costs only what it holds.
+	// so an idle superd costs only what it holds. Then the Ps for serving.
 	debug.FreeOSMemory()
+	procs.serve()
 
 	for {
 		var sig os.Signal
