@@ -201,23 +201,38 @@ func hammer(t *testing.T, dst netip.AddrPort, ip netip.Addr, clients, requests i
 			defer wg.Done()
 			buf := make([]byte, 64)
 			n := 0
+			// The last sockets stay open a while, so that no request
+			// comes from the port of one just answered: a datagram from
+			// an address and port whose reply socket is still open goes
+			// to that socket, by design (a follow-up to a running
+			// handler), and the test's server closes it unread.
+			var recent [16]*net.UDPConn
+			defer func() {
+				for _, c := range recent {
+					if c != nil {
+						c.Close()
+					}
+				}
+			}()
 			for j := range requests {
 				c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 				if err != nil {
 					t.Error(err)
 					return
 				}
+				if old := recent[j%len(recent)]; old != nil {
+					old.Close()
+				}
+				recent[j%len(recent)] = c
 				msg := []byte{byte(i), byte(j), byte(j >> 8)}
 				if _, err := c.WriteToUDPAddrPort(msg, dst); err != nil {
-					c.Close()
 					t.Error(err)
 					return
 				}
-				c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+				c.SetReadDeadline(time.Now().Add(time.Second))
 				if m, _, err := c.ReadFromUDPAddrPort(buf); err != nil || string(buf[:m]) != string(msg) {
 					n++
 				}
-				c.Close()
 			}
 			mu.Lock()
 			lost += n

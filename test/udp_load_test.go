@@ -32,6 +32,18 @@ func TestUDPConcurrentNoLoss(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 64)
+			// The last sockets stay open a while, so that no request
+			// comes from the port of one just answered: while a handler
+			// runs, datagrams from its client's address and port go to
+			// its reply socket (SPEC §3), not to a new handler.
+			var recent [16]net.Conn
+			defer func() {
+				for _, c := range recent {
+					if c != nil {
+						c.Close()
+					}
+				}
+			}()
 			for j := range requests {
 				msg := fmt.Sprintf("c%d r%d", i, j)
 				c, err := net.Dial("udp4", addr)
@@ -39,6 +51,10 @@ func TestUDPConcurrentNoLoss(t *testing.T) {
 					t.Error(err)
 					return
 				}
+				if old := recent[j%len(recent)]; old != nil {
+					old.Close()
+				}
+				recent[j%len(recent)] = c
 				c.SetDeadline(time.Now().Add(ioTimeout))
 				var got string
 				if _, err = c.Write([]byte(msg)); err == nil {
@@ -46,7 +62,6 @@ func TestUDPConcurrentNoLoss(t *testing.T) {
 					n, err = c.Read(buf)
 					got = string(buf[:n])
 				}
-				c.Close()
 				if err != nil || got != msg {
 					mu.Lock()
 					lost = append(lost, fmt.Sprintf("%s: got %q, %v", msg, got, err))
