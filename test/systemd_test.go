@@ -1,6 +1,8 @@
 package test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -411,7 +413,10 @@ func TestActivationInheritedDatagram(t *testing.T) {
 // binds anew, or the bind fails with "address already in use".
 func TestActivationUnmatchedClosedBeforeBind(t *testing.T) {
 	t.Parallel()
-	addr := h2FreeAddr(t)
+	// A port below the ephemeral range: no client socket of a test
+	// running meanwhile takes it as its source port, which would make the
+	// wildcard bind fail for a reason of its own.
+	addr := freeFixedAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	s := h2SocketActivate(t, map[string]string{
 		"svc.hcl": service("wild", `listen = [":`+port+`"]`, userLine, `command = `+shCmd("echo wild")),
@@ -457,4 +462,22 @@ func TestActivationBogusListenFDs(t *testing.T) {
 	if s.exited() {
 		t.Fatalf("superd exited (code %d)", s.ExitCode())
 	}
+}
+
+// freeFixedAddr returns 127.0.0.1 with a TCP port that was free a moment
+// ago, chosen below the kernel's ephemeral range (32768 and up by
+// default), so that no outgoing connection takes it meanwhile.
+func freeFixedAddr(t *testing.T) string {
+	t.Helper()
+	for range 200 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		l, err := net.Listen("tcp4", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return addr
+	}
+	t.Fatal("no free loopback port in 20000-31999")
+	return ""
 }
