@@ -179,35 +179,32 @@ func (s *session) sendOnce(fd uintptr) bool {
 }
 
 // read reads what is available, waiting for it; 0 means EOF.
-func (s *session) read(b []byte) (int, error) {
-	if s.stopped() {
-		return 0, ErrStopped
-	}
-	s.buf = b
-	err := s.rc.Read(s.recv)
-	s.buf = nil
-	if err != nil {
-		return 0, s.waitErr(err)
-	}
-	if s.errno != nil {
-		return 0, fmt.Errorf("recv: %w", s.errno)
-	}
-	return s.n, nil
-}
+func (s *session) read(b []byte) (int, error) { return s.do(true, b) }
 
 // write sends some of b, waiting for room; it returns how much.
-func (s *session) write(b []byte) (int, error) {
+func (s *session) write(b []byte) (int, error) { return s.do(false, b) }
+
+// do receives into b (reading) or sends from it through the RawConn, which
+// waits in the poller while the callback asks it to.
+func (s *session) do(reading bool, b []byte) (int, error) {
 	if s.stopped() {
 		return 0, ErrStopped
 	}
 	s.buf = b
-	err := s.rc.Write(s.send)
+	var err error
+	op := "recv"
+	if reading {
+		err = s.rc.Read(s.recv)
+	} else {
+		err = s.rc.Write(s.send)
+		op = "send"
+	}
 	s.buf = nil
 	if err != nil {
 		return 0, s.waitErr(err)
 	}
 	if s.errno != nil {
-		return 0, fmt.Errorf("send: %w", s.errno)
+		return 0, fmt.Errorf("%s: %w", op, s.errno)
 	}
 	return s.n, nil
 }

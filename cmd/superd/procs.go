@@ -19,8 +19,8 @@ import (
 // Start-up: each P allocates from spans of its own, so the objects that
 // outlive start-up (the configuration, the services) end up spread over
 // more pages the more Ps took part, and those pages stay resident.
-// Measured with 1000 services, 2 busy cores, 7 starts each: RssAnon 7.6–9.9
-// MiB with one P against 7.9–11.3 MiB with eight.
+// Measured with 1000 services, 2 busy cores, 8 starts each: RssAnon 7.8–8.5
+// MiB with one P against 8.3–12.2 MiB with eight.
 //
 // An explicit GOMAXPROCS in the environment wins.
 type procs struct {
